@@ -1,0 +1,496 @@
+package fs
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+
+	gofs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"notebookfs/cache"
+	"notebookfs/remote"
+)
+
+type cacheEntry = cache.Entry[[]remote.Notebook]
+
+// fileNode is a regular file in a namespace directory. It is either a
+// notebook (bound to a remote id, or new and not uploaded yet) or a scratch
+// file on local disk. One type serves both because a rename keeps the
+// kernel's inode: an editor's temp file renamed onto "x.ipynb" becomes the
+// notebook, and "x.ipynb" renamed to a backup name becomes scratch.
+//
+// Writes to a notebook go to a staged local copy; the copy is uploaded as
+// one new version on flush (close) or fsync, however many writes came first.
+type fileNode struct {
+	gofs.Inode
+	dir *nsDir
+
+	mu      sync.Mutex
+	name    string          // GUARDED_BY(mu): current file name in dir
+	nb      remote.Notebook // GUARDED_BY(mu): ID "" while new and not uploaded
+	scratch bool            // GUARDED_BY(mu): content is the file dir.scratchPath(name)
+	gone    bool            // GUARDED_BY(mu): deleted; flushes upload nothing
+	staged  *os.File        // GUARDED_BY(mu): local copy being written, or nil
+	dirty   bool            // GUARDED_BY(mu): staged differs from the remote
+	writers int             // GUARDED_BY(mu): open handles that may write
+}
+
+var _ = (gofs.NodeGetattrer)((*fileNode)(nil))
+var _ = (gofs.NodeSetattrer)((*fileNode)(nil))
+var _ = (gofs.NodeOpener)((*fileNode)(nil))
+var _ = (gofs.NodeGetxattrer)((*fileNode)(nil))
+
+func (n *fileNode) isScratch() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.scratch
+}
+
+func (n *fileNode) boundTo(id string) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return !n.scratch && n.nb.ID == id
+}
+
+// markGone records that the notebook was deleted: open handles may still
+// write, but nothing is uploaded.
+func (n *fileNode) markGone() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.gone, n.dirty = true, false
+}
+
+// refresh takes new listing metadata for the notebook this node shows.
+// It refuses (false) when the node is something else; metadata of a node
+// with a local copy in progress is kept until that copy is saved.
+func (n *fileNode) refresh(file string, nb remote.Notebook) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.scratch || n.gone || (n.nb.ID != "" && n.nb.ID != nb.ID) {
+		return false
+	}
+	n.name = file
+	if n.staged == nil {
+		n.nb = nb
+	} else if n.nb.ID == "" {
+		n.nb.ID, n.nb.Namespace, n.nb.Actions = nb.ID, nb.Namespace, nb.Actions
+	}
+	return true
+}
+
+func (n *fileNode) path() string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.dir.path(n.name)
+}
+
+// canWriteLocked: new notebooks are mine; others need the write action.
+func (n *fileNode) canWriteLocked() bool {
+	return n.nb.ID == "" || n.nb.Can(remote.ActionWrite)
+}
+
+// Getattr reports size (of the local copy while one is staged), the latest
+// version's time and a mode that says whether I may write.
+func (n *fileNode) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	return n.getattr(ctx, &out.Attr)
+}
+
+func (n *fileNode) getattr(ctx context.Context, a *fuse.Attr) syscall.Errno {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.getattrLocked(a)
+}
+
+func (n *fileNode) getattrLocked(a *fuse.Attr) syscall.Errno {
+	if n.scratch {
+		var st syscall.Stat_t
+		if err := syscall.Lstat(n.dir.scratchPath(n.name), &st); err != nil {
+			return toErrno(n.dir.root.log, "getattr", n.dir.path(n.name), err)
+		}
+		a.FromStat(&st)
+		n.dir.ownAttr(a)
+		return 0
+	}
+	size := n.nb.Size
+	if n.staged != nil {
+		if fi, err := n.staged.Stat(); err == nil {
+			size = fi.Size()
+		}
+	}
+	mtime := n.nb.Version
+	if mtime.IsZero() {
+		mtime = time.Now()
+	}
+	perm := uint32(0o444)
+	if n.canWriteLocked() && !n.dir.root.opts.ReadOnly {
+		perm = 0o644
+	}
+	a.Mode = syscall.S_IFREG | perm
+	a.Size = uint64(size)
+	a.Blocks = (a.Size + 511) / 512
+	a.Nlink = 1
+	a.SetTimes(&mtime, &mtime, &mtime)
+	n.dir.ownAttr(a)
+	return 0
+}
+
+// Getxattr: system.* and security.* (asked on every write) and all else
+// answer ENODATA without a remote call.
+func (n *fileNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
+	return 0, gofs.ENOATTR
+}
+
+// Setattr truncates; chmod, chown and utimes on notebooks are accepted and
+// ignored (cp -p, git and Jupyter call them). A truncate with no file open
+// for writing is saved at once, since no close will follow.
+func (n *fileNode) Setattr(ctx context.Context, f gofs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.scratch {
+		return n.setattrScratchLocked(in, &out.Attr)
+	}
+	if size, ok := in.GetSize(); ok {
+		if n.dir.root.opts.ReadOnly {
+			return syscall.EROFS
+		}
+		if !n.canWriteLocked() {
+			return syscall.EACCES
+		}
+		if err := n.stageLocked(ctx, true); err != nil {
+			return toErrno(n.dir.root.log, "truncate", n.dir.path(n.name), err)
+		}
+		if err := n.staged.Truncate(int64(size)); err != nil {
+			return toErrno(n.dir.root.log, "truncate", n.dir.path(n.name), err)
+		}
+		n.dirty = true
+		if n.writers == 0 {
+			if errno := n.saveLocked(ctx, "truncate"); errno != 0 {
+				return errno
+			}
+			n.dropStagedLocked()
+		}
+	}
+	return n.getattrLocked(&out.Attr)
+}
+
+func (n *fileNode) setattrScratchLocked(in *fuse.SetAttrIn, a *fuse.Attr) syscall.Errno {
+	p := n.dir.scratchPath(n.name)
+	op := n.dir.path(n.name)
+	if size, ok := in.GetSize(); ok {
+		if err := os.Truncate(p, int64(size)); err != nil {
+			return toErrno(n.dir.root.log, "truncate", op, err)
+		}
+	}
+	if mode, ok := in.GetMode(); ok {
+		if err := os.Chmod(p, os.FileMode(mode&0o7777)); err != nil {
+			return toErrno(n.dir.root.log, "chmod", op, err)
+		}
+	}
+	atime, aok := in.GetATime()
+	mtime, mok := in.GetMTime()
+	if aok || mok {
+		var st syscall.Stat_t
+		if err := syscall.Lstat(p, &st); err == nil {
+			if !aok {
+				atime = time.Unix(st.Atim.Unix())
+			}
+			if !mok {
+				mtime = time.Unix(st.Mtim.Unix())
+			}
+		}
+		if err := os.Chtimes(p, atime, mtime); err != nil {
+			return toErrno(n.dir.root.log, "utimes", op, err)
+		}
+	}
+	// chown is ignored: scratch files belong to the mounting user.
+	return n.getattrLocked(a)
+}
+
+// Open gives a handle. Writers work on a staged copy: with O_TRUNC an
+// empty one (no download), else a copy of the current content.
+func (n *fileNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.scratch {
+		f, err := os.OpenFile(n.dir.scratchPath(n.name), int(flags&^(syscall.O_CREAT|syscall.O_EXCL)), 0)
+		if err != nil {
+			return nil, 0, toErrno(n.dir.root.log, "open", n.dir.path(n.name), err)
+		}
+		return gofs.NewLoopbackFileFromOS(f), 0, 0
+	}
+	write := flags&syscall.O_ACCMODE != syscall.O_RDONLY
+	if !write {
+		return &handle{node: n}, 0, 0
+	}
+	if n.dir.root.opts.ReadOnly {
+		return nil, 0, syscall.EROFS
+	}
+	if !n.canWriteLocked() {
+		return nil, 0, syscall.EACCES
+	}
+	trunc := flags&syscall.O_TRUNC != 0
+	if err := n.stageLocked(ctx, !trunc); err != nil {
+		return nil, 0, toErrno(n.dir.root.log, "open", n.dir.path(n.name), err)
+	}
+	if trunc {
+		n.dirty = true
+	}
+	n.writers++
+	return &handle{node: n, write: true}, 0, 0
+}
+
+// openNew opens a node just made by Create: an empty staged copy that is
+// uploaded on close even if nothing is written (touch makes a notebook).
+func (n *fileNode) openNew(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if err := n.stageLocked(ctx, false); err != nil {
+		return nil, 0, toErrno(n.dir.root.log, "create", n.dir.path(n.name), err)
+	}
+	n.dirty = true
+	n.writers++
+	return &handle{node: n, write: true}, 0, 0
+}
+
+// stageLocked makes sure a local copy exists; keep fills a new one with
+// the current content, else it starts (or is cut to) empty.
+func (n *fileNode) stageLocked(ctx context.Context, keep bool) error {
+	if n.staged != nil {
+		if !keep {
+			return n.staged.Truncate(0)
+		}
+		return nil
+	}
+	f, err := os.CreateTemp(n.dir.root.staging, "stage-*")
+	if err != nil {
+		return fmt.Errorf("staging a local copy: %w", err)
+	}
+	if keep && n.nb.ID != "" {
+		data, err := n.loadLocked(ctx)
+		if err == nil {
+			_, err = f.Write(data)
+		}
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+			return err
+		}
+	}
+	n.staged = f
+	return nil
+}
+
+func (n *fileNode) dropStagedLocked() {
+	if n.staged != nil {
+		n.staged.Close()
+		os.Remove(n.staged.Name())
+		n.staged = nil
+	}
+}
+
+// loadLocked returns the notebook's current bytes: from the content cache,
+// else one Read shared by concurrent openers.
+func (n *fileNode) loadLocked(ctx context.Context) ([]byte, error) {
+	r := n.dir.root
+	ns, id, version := n.dir.ns, n.nb.ID, n.nb.Version
+	load := func(ctx context.Context) ([]byte, error) {
+		cctx, cancel := r.callCtx(ctx)
+		defer cancel()
+		c, err := r.client.Read(cctx, ns, id, time.Time{})
+		if err != nil {
+			return nil, err
+		}
+		defer c.Close()
+		data, err := io.ReadAll(c)
+		if err != nil {
+			return nil, fmt.Errorf("reading %s/%s: %w", ns, id, err)
+		}
+		if int64(len(data)) != c.Size {
+			return nil, fmt.Errorf("reading %s/%s: got %d of %d bytes", ns, id, len(data), c.Size)
+		}
+		return data, nil
+	}
+	if r.content == nil {
+		return load(ctx)
+	}
+	return r.content.GetOrLoad(ctx, cache.NewKey(id, version), load)
+}
+
+// cacheKey is the content cache's key of a notebook's current version.
+func cacheKey(nb remote.Notebook) cache.Key { return cache.NewKey(nb.ID, nb.Version) }
+
+// saveLocked uploads the staged copy if it is dirty: Create for a new
+// notebook, Write (a new version of the same id) otherwise.
+func (n *fileNode) saveLocked(ctx context.Context, op string) syscall.Errno {
+	if !n.dirty || n.gone || n.scratch || n.staged == nil {
+		return 0
+	}
+	r := n.dir.root
+	fi, err := n.staged.Stat()
+	if err != nil {
+		return toErrno(r.log, op, n.dir.path(n.name), err)
+	}
+	size := fi.Size()
+	body := io.NewSectionReader(n.staged, 0, size)
+	cctx, cancel := r.saveCtx(ctx)
+	defer cancel()
+	var nb remote.Notebook
+	if n.nb.ID == "" {
+		nb, err = r.client.Create(cctx, n.dir.ns, notebookName(n.name), body, size, remote.CreateOptions{})
+	} else {
+		nb, err = r.client.Write(cctx, n.dir.ns, n.nb.ID, body, size)
+	}
+	if err != nil {
+		return toErrno(r.log, op, n.dir.path(n.name), err)
+	}
+	created := n.nb.ID == ""
+	n.nb, n.dirty = nb, false
+	if created {
+		n.dir.mu.Lock()
+		if n.dir.pending[n.name] == n {
+			delete(n.dir.pending, n.name)
+		}
+		n.dir.mu.Unlock()
+	}
+	n.dir.upsert(nb)
+	n.cacheStagedLocked(size)
+	return 0
+}
+
+// cacheStagedLocked puts what we just saved into the content cache, so
+// reading it back costs no download.
+func (n *fileNode) cacheStagedLocked(size int64) {
+	c := n.dir.root.content
+	if c == nil || size > c.Stats().MaxBytes/4 {
+		return
+	}
+	data := make([]byte, size)
+	if _, err := n.staged.ReadAt(data, 0); err != nil && err != io.EOF {
+		return
+	}
+	c.Add(cacheKey(n.nb), data)
+}
+
+// handle is an open notebook. Reads see the staged copy while there is
+// one (a writer sees its own writes), else one version of the notebook,
+// never a mix.
+type handle struct {
+	node  *fileNode
+	write bool
+
+	mu       sync.Mutex
+	released bool      // GUARDED_BY(mu)
+	data     []byte    // GUARDED_BY(mu): the version read, shared with the cache
+	version  time.Time // GUARDED_BY(mu)
+}
+
+var _ = (gofs.FileReader)((*handle)(nil))
+var _ = (gofs.FileWriter)((*handle)(nil))
+var _ = (gofs.FileFlusher)((*handle)(nil))
+var _ = (gofs.FileFsyncer)((*handle)(nil))
+var _ = (gofs.FileReleaser)((*handle)(nil))
+
+// Read serves from the staged copy or the cached version.
+func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	n := h.node
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.staged != nil {
+		k, err := n.staged.ReadAt(dest, off)
+		if err != nil && err != io.EOF {
+			return nil, toErrno(n.dir.root.log, "read", n.dir.path(n.name), err)
+		}
+		return fuse.ReadResultData(dest[:k]), 0
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.data == nil || !h.version.Equal(n.nb.Version) {
+		if n.nb.ID == "" {
+			return fuse.ReadResultData(nil), 0
+		}
+		data, err := n.loadLocked(ctx)
+		if err != nil {
+			return nil, toErrno(n.dir.root.log, "read", n.dir.path(n.name), err)
+		}
+		h.data, h.version = data, n.nb.Version
+	}
+	if off >= int64(len(h.data)) {
+		return fuse.ReadResultData(nil), 0
+	}
+	end := off + int64(len(dest))
+	if end > int64(len(h.data)) {
+		end = int64(len(h.data))
+	}
+	return fuse.ReadResultData(h.data[off:end]), 0
+}
+
+// Write copies data into the staged copy (go-fuse reuses the buffer).
+func (h *handle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
+	n := h.node
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if !h.write {
+		return 0, syscall.EBADF
+	}
+	if err := n.stageLocked(ctx, true); err != nil {
+		return 0, toErrno(n.dir.root.log, "write", n.dir.path(n.name), err)
+	}
+	k, err := n.staged.WriteAt(data, off)
+	if err != nil {
+		return uint32(k), toErrno(n.dir.root.log, "write", n.dir.path(n.name), err)
+	}
+	n.dirty = !n.gone
+	return uint32(k), 0
+}
+
+// Flush (every close) uploads the staged copy if it changed. It is
+// idempotent: dup'ed descriptors flush more than once.
+func (h *handle) Flush(ctx context.Context) syscall.Errno {
+	if !h.write {
+		return 0
+	}
+	n := h.node
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.saveLocked(ctx, "close")
+}
+
+// Fsync uploads like Flush.
+func (h *handle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
+	n := h.node
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.saveLocked(ctx, "fsync")
+}
+
+// Release frees the staged copy once no writer is left and it is saved.
+// A copy whose upload failed is kept, so readers and the next close see it.
+func (h *handle) Release(ctx context.Context) syscall.Errno {
+	h.mu.Lock()
+	if h.released {
+		h.mu.Unlock()
+		return syscall.EBADF
+	}
+	h.released, h.data = true, nil
+	h.mu.Unlock()
+	if !h.write {
+		return 0
+	}
+	n := h.node
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.writers--
+	if n.writers == 0 {
+		if n.dirty {
+			n.dir.root.log.WithField("path", n.dir.path(n.name)).Warn("unsaved changes kept locally after a failed upload; they are uploaded at the next close or fsync")
+			return 0
+		}
+		n.dropStagedLocked()
+	}
+	return 0
+}

@@ -1,0 +1,521 @@
+package fs
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"syscall"
+	"time"
+
+	gofs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"notebookfs/remote"
+)
+
+// nsDir is one namespace: its notebooks as "<name>.ipynb" files, plus local
+// scratch entries (editor files) kept under the scratch directory.
+type nsDir struct {
+	gofs.Inode
+	root *Root
+	cat  remote.Category
+	ns   string
+	key  string // "cat/ns": the listing's cache key and the scratch sub-path
+
+	mu sync.Mutex
+	// pending are new notebooks not uploaded yet, by file name.
+	pending map[string]*fileNode // GUARDED_BY(mu)
+	// moved records notebooks renamed to a scratch name (an editor's backup),
+	// by that scratch name: a new file of the old name becomes a new
+	// version of the same notebook, and removing the backup without that
+	// deletes the notebook.
+	moved map[string]*movedAway // GUARDED_BY(mu)
+	// hidden are ids of moved-away notebooks, not shown under their name.
+	hidden map[string]bool // GUARDED_BY(mu)
+	// names is the file-name view of the cached listing of namesAt.
+	names   map[string]remote.Notebook // GUARDED_BY(mu)
+	namesAt time.Time                  // GUARDED_BY(mu)
+}
+
+type movedAway struct {
+	nb      remote.Notebook
+	file    string // the file name it had
+	rebound bool   // a new file of that name took over the notebook
+}
+
+var _ = (gofs.NodeLookuper)((*nsDir)(nil))
+var _ = (gofs.NodeReaddirer)((*nsDir)(nil))
+var _ = (gofs.NodeGetattrer)((*nsDir)(nil))
+var _ = (gofs.NodeSetattrer)((*nsDir)(nil))
+var _ = (gofs.NodeCreater)((*nsDir)(nil))
+var _ = (gofs.NodeMkdirer)((*nsDir)(nil))
+var _ = (gofs.NodeRmdirer)((*nsDir)(nil))
+var _ = (gofs.NodeUnlinker)((*nsDir)(nil))
+var _ = (gofs.NodeRenamer)((*nsDir)(nil))
+var _ = (gofs.NodeSymlinker)((*nsDir)(nil))
+var _ = (gofs.NodeLinker)((*nsDir)(nil))
+var _ = (gofs.NodeMknoder)((*nsDir)(nil))
+var _ = (gofs.NodeGetxattrer)((*nsDir)(nil))
+
+func newNSDir(r *Root, cat remote.Category, ns string) *nsDir {
+	return &nsDir{
+		root: r, cat: cat, ns: ns, key: string(cat) + "/" + ns,
+		pending: map[string]*fileNode{},
+		moved:   map[string]*movedAway{},
+		hidden:  map[string]bool{},
+	}
+}
+
+func (d *nsDir) scratchDir() string { return filepath.Join(d.root.scratch.Path, d.key) }
+
+func (d *nsDir) scratchPath(file string) string { return filepath.Join(d.scratchDir(), file) }
+
+func (d *nsDir) path(file string) string { return d.key + "/" + file }
+
+// canCreate reports whether I may create notebooks here: in owned/, my own
+// namespace and organizations where my role is not read_only.
+func (d *nsDir) canCreate(ctx context.Context) bool {
+	if d.cat != remote.Owned || d.root.opts.ReadOnly {
+		return false
+	}
+	u, err := d.root.whoami(ctx)
+	if err != nil {
+		return false
+	}
+	if u.Username == d.ns {
+		return true
+	}
+	for _, o := range u.Organizations {
+		if o.Name == d.ns {
+			return o.Role != "read_only"
+		}
+	}
+	return false
+}
+
+// list returns the namespace's notebooks by file name: from the metadata
+// cache while fresh, else one List call. When the remote fails, the last
+// known listing is served and the failure logged.
+func (d *nsDir) list(ctx context.Context) (map[string]remote.Notebook, error) {
+	e, ok := d.root.lists.Get(d.key)
+	if !ok || !e.Fresh || e.Negative {
+		cctx, cancel := d.root.callCtx(ctx)
+		nbs, err := d.root.client.List(cctx, d.cat, d.ns)
+		cancel()
+		if err != nil {
+			if !ok || e.Negative {
+				return nil, err
+			}
+			d.root.log.WithError(err).WithField("path", d.key).Warn("listing failed; showing the last known listing")
+		} else {
+			d.root.lists.Put(d.key, nbs)
+			e, _ = d.root.lists.Get(d.key)
+		}
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.namesLocked(e), nil
+}
+
+// namesLocked derives the file-name view once per stored listing.
+func (d *nsDir) namesLocked(e cacheEntry) map[string]remote.Notebook {
+	if d.names != nil && d.namesAt.Equal(e.Stored) {
+		return d.names
+	}
+	names := fileNames(e.Value)
+	for file, nb := range names {
+		if d.hidden[nb.ID] {
+			delete(names, file)
+		}
+	}
+	d.names, d.namesAt = names, e.Stored
+	return names
+}
+
+// editList applies our own change to the cached listing, so the next
+// lookup sees it without another List call.
+func (d *nsDir) editList(f func([]remote.Notebook) []remote.Notebook) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	e, ok := d.root.lists.Get(d.key)
+	if !ok || e.Negative {
+		return
+	}
+	d.root.lists.Put(d.key, f(append([]remote.Notebook(nil), e.Value...)))
+	d.names = nil
+}
+
+// upsert puts nb into the cached listing, replacing an entry of its id.
+func (d *nsDir) upsert(nb remote.Notebook) {
+	d.editList(func(l []remote.Notebook) []remote.Notebook {
+		for i := range l {
+			if l[i].ID == nb.ID {
+				l[i] = nb
+				return l
+			}
+		}
+		return append(l, nb)
+	})
+}
+
+// drop removes notebook id from the cached listing.
+func (d *nsDir) drop(id string) {
+	d.editList(func(l []remote.Notebook) []remote.Notebook {
+		out := l[:0]
+		for _, nb := range l {
+			if nb.ID != id {
+				out = append(out, nb)
+			}
+		}
+		return out
+	})
+}
+
+// Getattr reports the namespace directory: writable where I may create.
+func (d *nsDir) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	d.attr(ctx, &out.Attr)
+	return 0
+}
+
+func (d *nsDir) attr(ctx context.Context, a *fuse.Attr) {
+	perm := uint32(0o555)
+	if d.canCreate(ctx) {
+		perm = 0o755
+	}
+	d.root.dirAttr(a, perm)
+}
+
+// Setattr on a namespace directory is accepted and ignored (cp -a, rsync).
+func (d *nsDir) Setattr(ctx context.Context, f gofs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	d.attr(ctx, &out.Attr)
+	return 0
+}
+
+// Getxattr: namespace directories carry no attributes yet.
+func (d *nsDir) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
+	return 0, gofs.ENOATTR
+}
+
+// Readdir lists notebooks, new notebooks not yet uploaded and scratch
+// entries, sorted by name.
+func (d *nsDir) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
+	names, err := d.list(ctx)
+	if err != nil {
+		return nil, toErrno(d.root.log, "readdir", d.key, err)
+	}
+	seen := map[string]bool{}
+	var ents []fuse.DirEntry
+	add := func(e fuse.DirEntry) {
+		if !seen[e.Name] {
+			seen[e.Name] = true
+			ents = append(ents, e)
+		}
+	}
+	for file, nb := range names {
+		add(fuse.DirEntry{Name: file, Mode: syscall.S_IFREG, Ino: stableIno(nb.ID)})
+	}
+	d.mu.Lock()
+	for file := range d.pending {
+		add(fuse.DirEntry{Name: file, Mode: syscall.S_IFREG})
+	}
+	d.mu.Unlock()
+	if local, err := os.ReadDir(d.scratchDir()); err == nil {
+		for _, e := range local {
+			add(fuse.DirEntry{Name: e.Name(), Mode: uint32(e.Type().Type()) | modeType(e.Type())})
+		}
+	}
+	sort.Slice(ents, func(i, j int) bool { return ents[i].Name < ents[j].Name })
+	return gofs.NewListDirStream(ents), 0
+}
+
+// modeType converts an os.FileMode type to the S_IF bits.
+func modeType(m os.FileMode) uint32 {
+	switch {
+	case m&os.ModeDir != 0:
+		return syscall.S_IFDIR
+	case m&os.ModeSymlink != 0:
+		return syscall.S_IFLNK
+	}
+	return syscall.S_IFREG
+}
+
+// Lookup finds a notebook (listing or pending) or a scratch entry.
+func (d *nsDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	d.mu.Lock()
+	p := d.pending[name]
+	d.mu.Unlock()
+	if p != nil {
+		p.getattr(ctx, &out.Attr)
+		return p.EmbeddedInode(), 0
+	}
+	names, err := d.list(ctx)
+	if err != nil {
+		return nil, toErrno(d.root.log, "lookup", d.path(name), err)
+	}
+	if nb, ok := names[name]; ok {
+		n := d.notebookNode(ctx, name, nb)
+		n.getattr(ctx, &out.Attr)
+		d.root.entryTimeouts(out)
+		return n.EmbeddedInode(), 0
+	}
+	if isNotebookName(name) {
+		return nil, syscall.ENOENT
+	}
+	return d.lookupScratch(ctx, name, out)
+}
+
+// notebookNode returns the one live node of a notebook, refreshing its
+// metadata from the listing unless it has unsaved writes.
+func (d *nsDir) notebookNode(ctx context.Context, file string, nb remote.Notebook) *fileNode {
+	if ch := d.GetChild(file); ch != nil {
+		if n, ok := ch.Operations().(*fileNode); ok && n.refresh(file, nb) {
+			return n
+		}
+	}
+	n := &fileNode{dir: d, name: file, nb: nb}
+	ch := d.NewInode(ctx, n, gofs.StableAttr{Mode: syscall.S_IFREG, Ino: stableIno(nb.ID)})
+	if live, ok := ch.Operations().(*fileNode); ok && live != n {
+		live.refresh(file, nb)
+		return live
+	}
+	return n
+}
+
+func (d *nsDir) lookupScratch(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	var st syscall.Stat_t
+	if err := syscall.Lstat(d.scratchPath(name), &st); err != nil {
+		return nil, toErrno(d.root.log, "lookup", d.path(name), err)
+	}
+	out.Attr.FromStat(&st)
+	return d.scratchInode(ctx, name, &st), 0
+}
+
+// scratchInode wraps a scratch entry: regular files are fileNodes (so a
+// rename onto a notebook name can turn them into a save), directories and
+// symlinks are plain go-fuse loopback nodes.
+func (d *nsDir) scratchInode(ctx context.Context, name string, st *syscall.Stat_t) *gofs.Inode {
+	attr := gofs.StableAttr{Mode: st.Mode & syscall.S_IFMT, Ino: st.Ino}
+	if st.Mode&syscall.S_IFMT == syscall.S_IFREG {
+		if ch := d.GetChild(name); ch != nil {
+			if n, ok := ch.Operations().(*fileNode); ok && n.isScratch() && ch.StableAttr().Ino == st.Ino {
+				return ch
+			}
+		}
+		return d.NewInode(ctx, &fileNode{dir: d, name: name, scratch: true}, attr)
+	}
+	return d.NewInode(ctx, &gofs.LoopbackNode{RootData: d.root.scratch}, attr)
+}
+
+func (d *nsDir) ensureScratchDir() error {
+	return os.MkdirAll(d.scratchDir(), 0o700)
+}
+
+// Create makes a new notebook (uploaded on close) or a scratch file.
+func (d *nsDir) Create(ctx context.Context, name string, flags uint32, mode uint32, out *fuse.EntryOut) (*gofs.Inode, gofs.FileHandle, uint32, syscall.Errno) {
+	if !isNotebookName(name) {
+		return d.createScratch(ctx, name, flags, mode, out)
+	}
+	if d.root.opts.ReadOnly {
+		return nil, nil, 0, syscall.EROFS
+	}
+	if err := remote.ValidName(notebookName(name)); err != nil {
+		return nil, nil, 0, toErrno(d.root.log, "create", d.path(name), err)
+	}
+	names, err := d.list(ctx)
+	if err != nil {
+		return nil, nil, 0, toErrno(d.root.log, "create", d.path(name), err)
+	}
+	if nb, ok := names[name]; ok {
+		// The kernel thought the name free (a stale negative entry).
+		if flags&syscall.O_EXCL != 0 {
+			return nil, nil, 0, syscall.EEXIST
+		}
+		n := d.notebookNode(ctx, name, nb)
+		fh, fflags, errno := n.Open(ctx, flags|syscall.O_TRUNC)
+		if errno != 0 {
+			return nil, nil, 0, errno
+		}
+		n.getattr(ctx, &out.Attr)
+		return n.EmbeddedInode(), fh, fflags, 0
+	}
+	if !d.canCreate(ctx) {
+		return nil, nil, 0, syscall.EACCES
+	}
+	n := &fileNode{dir: d, name: name}
+	d.mu.Lock()
+	if _, dup := d.pending[name]; dup {
+		d.mu.Unlock()
+		return nil, nil, 0, syscall.EEXIST
+	}
+	// An editor that moved the notebook away to a backup name and now
+	// writes a new file of the old name is saving the same notebook.
+	for _, m := range d.moved {
+		if m.file == name && !m.rebound {
+			m.rebound = true
+			delete(d.hidden, m.nb.ID)
+			d.names = nil
+			n.nb = m.nb
+			break
+		}
+	}
+	if n.nb.ID == "" {
+		d.pending[name] = n
+	}
+	d.mu.Unlock()
+
+	attr := gofs.StableAttr{Mode: syscall.S_IFREG}
+	if n.nb.ID != "" {
+		attr.Ino = stableIno(n.nb.ID)
+	}
+	ch := d.NewInode(ctx, n, attr)
+	if live, ok := ch.Operations().(*fileNode); ok && live != n {
+		// The moved-away node is still live (the backup is open): take its
+		// inode over under the old name.
+		live.refresh(name, n.nb)
+		n = live
+	}
+	fh, fflags, errno := n.openNew(ctx, flags)
+	if errno != 0 {
+		d.mu.Lock()
+		delete(d.pending, name)
+		d.mu.Unlock()
+		return nil, nil, 0, errno
+	}
+	n.getattr(ctx, &out.Attr)
+	return ch, fh, fflags, 0
+}
+
+func (d *nsDir) createScratch(ctx context.Context, name string, flags uint32, mode uint32, out *fuse.EntryOut) (*gofs.Inode, gofs.FileHandle, uint32, syscall.Errno) {
+	if err := d.ensureScratchDir(); err != nil {
+		return nil, nil, 0, toErrno(d.root.log, "create", d.path(name), err)
+	}
+	f, err := os.OpenFile(d.scratchPath(name), int(flags&^syscall.O_APPEND)|os.O_CREATE, os.FileMode(mode&0o7777))
+	if err != nil {
+		return nil, nil, 0, toErrno(d.root.log, "create", d.path(name), err)
+	}
+	var st syscall.Stat_t
+	if err := syscall.Fstat(int(f.Fd()), &st); err != nil {
+		f.Close()
+		return nil, nil, 0, toErrno(d.root.log, "create", d.path(name), err)
+	}
+	ch := d.NewInode(ctx, &fileNode{dir: d, name: name, scratch: true}, gofs.StableAttr{Mode: syscall.S_IFREG, Ino: st.Ino})
+	out.Attr.FromStat(&st)
+	d.ownAttr(&out.Attr)
+	return ch, gofs.NewLoopbackFileFromOS(f), 0, 0
+}
+
+// ownAttr shows scratch entries as the mounting user's, like notebooks.
+func (d *nsDir) ownAttr(a *fuse.Attr) { a.Uid, a.Gid = d.root.opts.UID, d.root.opts.GID }
+
+// Mkdir makes a scratch directory (e.g. .ipynb_checkpoints); a directory
+// cannot take a notebook's name.
+func (d *nsDir) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	if isNotebookName(name) {
+		return nil, syscall.EPERM
+	}
+	if err := d.ensureScratchDir(); err != nil {
+		return nil, toErrno(d.root.log, "mkdir", d.path(name), err)
+	}
+	if err := os.Mkdir(d.scratchPath(name), os.FileMode(mode&0o7777)); err != nil {
+		return nil, toErrno(d.root.log, "mkdir", d.path(name), err)
+	}
+	return d.lookupScratch(ctx, name, out)
+}
+
+// Rmdir removes a scratch directory.
+func (d *nsDir) Rmdir(ctx context.Context, name string) syscall.Errno {
+	if isNotebookName(name) {
+		return syscall.ENOTDIR
+	}
+	return toErrno(d.root.log, "rmdir", d.path(name), syscall.Rmdir(d.scratchPath(name)))
+}
+
+// Symlink makes a scratch symlink (emacs lock files); notebooks cannot be
+// symlinks.
+func (d *nsDir) Symlink(ctx context.Context, target, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	if isNotebookName(name) {
+		return nil, syscall.EPERM
+	}
+	if err := d.ensureScratchDir(); err != nil {
+		return nil, toErrno(d.root.log, "symlink", d.path(name), err)
+	}
+	if err := os.Symlink(target, d.scratchPath(name)); err != nil {
+		return nil, toErrno(d.root.log, "symlink", d.path(name), err)
+	}
+	return d.lookupScratch(ctx, name, out)
+}
+
+// Link is refused: notebooks have one name.
+func (d *nsDir) Link(ctx context.Context, target gofs.InodeEmbedder, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	return nil, syscall.EPERM
+}
+
+// Mknod is refused: no devices or fifos in a namespace.
+func (d *nsDir) Mknod(ctx context.Context, name string, mode, dev uint32, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	return nil, syscall.EPERM
+}
+
+// Unlink deletes a notebook, forgets a pending one, or removes a scratch
+// file. Removing an editor's backup of a moved-away notebook that was not
+// written again deletes that notebook.
+func (d *nsDir) Unlink(ctx context.Context, name string) syscall.Errno {
+	d.mu.Lock()
+	if p := d.pending[name]; p != nil {
+		delete(d.pending, name)
+		d.mu.Unlock()
+		p.markGone()
+		return 0
+	}
+	m := d.moved[name]
+	d.mu.Unlock()
+
+	if !isNotebookName(name) || m != nil {
+		if m != nil && !m.rebound {
+			if errno := d.deleteRemote(ctx, name, m.nb); errno != 0 {
+				return errno
+			}
+		}
+		d.mu.Lock()
+		delete(d.moved, name)
+		d.mu.Unlock()
+		err := syscall.Unlink(d.scratchPath(name))
+		if m != nil && err == syscall.ENOENT {
+			err = nil
+		}
+		return toErrno(d.root.log, "unlink", d.path(name), err)
+	}
+	names, err := d.list(ctx)
+	if err != nil {
+		return toErrno(d.root.log, "unlink", d.path(name), err)
+	}
+	nb, ok := names[name]
+	if !ok {
+		return syscall.ENOENT
+	}
+	return d.deleteRemote(ctx, name, nb)
+}
+
+// deleteRemote deletes a notebook and every trace of it in our caches.
+func (d *nsDir) deleteRemote(ctx context.Context, file string, nb remote.Notebook) syscall.Errno {
+	if d.root.opts.ReadOnly {
+		return syscall.EROFS
+	}
+	cctx, cancel := d.root.saveCtx(ctx)
+	err := d.root.client.Delete(cctx, d.ns, nb.ID)
+	cancel()
+	if err != nil {
+		return toErrno(d.root.log, "unlink", d.path(file), err)
+	}
+	d.drop(nb.ID)
+	if d.root.content != nil {
+		d.root.content.RemoveID(nb.ID)
+	}
+	if ch := d.GetChild(file); ch != nil {
+		if n, ok := ch.Operations().(*fileNode); ok && n.boundTo(nb.ID) {
+			n.markGone()
+		}
+	}
+	return 0
+}

@@ -1,0 +1,384 @@
+package fs
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"syscall"
+
+	gofs "github.com/hanwen/go-fuse/v2/fs"
+	"golang.org/x/sys/unix"
+
+	"notebookfs/remote"
+)
+
+// Rename within one namespace. Editors save by renaming, and each pattern
+// keeps the notebook's identity:
+//   - scratch -> notebook name (sed -i, rsync, atomic writers): the temp
+//     file's content becomes a new version of the notebook of that name (or
+//     a new notebook when there is none);
+//   - notebook -> scratch name (vim and emacs backups): the content moves to
+//     a local scratch file and the notebook is hidden; a new file of the old
+//     name then saves into the same notebook, and removing the backup
+//     without that deletes it;
+//   - notebook -> notebook name: a remote rename, or onto an existing
+//     notebook a new version of the target and a delete of the source.
+//
+// Across namespaces the answer is EXDEV, so mv copies and deletes.
+func (d *nsDir) Rename(ctx context.Context, name string, newParent gofs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
+	if flags&gofs.RENAME_EXCHANGE != 0 {
+		return syscall.EINVAL
+	}
+	if nd, ok := newParent.(*nsDir); !ok || nd != d {
+		return syscall.EXDEV
+	}
+	if name == newName {
+		return 0
+	}
+	ch := d.GetChild(name)
+	if ch == nil {
+		return syscall.ENOENT
+	}
+	src, ok := ch.Operations().(*fileNode)
+	if !ok {
+		// A scratch directory or symlink.
+		if isNotebookName(newName) {
+			return syscall.EPERM
+		}
+		return d.renameScratchPath(name, newName, flags)
+	}
+	if d.root.opts.ReadOnly && (isNotebookName(name) || isNotebookName(newName)) {
+		return syscall.EROFS
+	}
+	src.mu.Lock()
+	defer src.mu.Unlock()
+	var errno syscall.Errno
+	switch {
+	case src.scratch && !isNotebookName(newName):
+		errno = d.renameScratchFile(ctx, src, newName, flags)
+	case src.scratch:
+		errno = d.saveScratchAs(ctx, src, newName, flags)
+	case !isNotebookName(newName):
+		errno = d.moveAway(ctx, src, newName, flags)
+	default:
+		errno = d.renameNotebook(ctx, src, newName, flags)
+	}
+	if errno != 0 {
+		return errno
+	}
+	src.name = newName
+	return 0
+}
+
+func (d *nsDir) renameScratchPath(name, newName string, flags uint32) syscall.Errno {
+	err := unix.Renameat2(unix.AT_FDCWD, d.scratchPath(name), unix.AT_FDCWD, d.scratchPath(newName), uint(flags))
+	return toErrno(d.root.log, "rename", d.path(name), err)
+}
+
+// target describes what a notebook file name currently stands for.
+type target struct {
+	nb      remote.Notebook // a notebook in the listing, or a moved-away one
+	moved   *movedAway      // set when the name belongs to a moved-away notebook
+	pending *fileNode       // a new notebook not uploaded yet
+}
+
+func (t target) exists() bool { return t.nb.ID != "" || t.pending != nil }
+
+func (d *nsDir) targetOf(ctx context.Context, file string) (target, error) {
+	d.mu.Lock()
+	if p := d.pending[file]; p != nil {
+		d.mu.Unlock()
+		return target{pending: p}, nil
+	}
+	for _, m := range d.moved {
+		if m.file == file && !m.rebound {
+			d.mu.Unlock()
+			return target{nb: m.nb, moved: m}, nil
+		}
+	}
+	d.mu.Unlock()
+	names, err := d.list(ctx)
+	if err != nil {
+		return target{}, err
+	}
+	return target{nb: names[file]}, nil
+}
+
+// renameScratchFile renames scratch to scratch; a backup record follows
+// its file, and a backup renamed over is removed as unlink would.
+func (d *nsDir) renameScratchFile(ctx context.Context, src *fileNode, newName string, flags uint32) syscall.Errno {
+	if errno := d.renameScratchPath(src.name, newName, flags); errno != 0 {
+		return errno
+	}
+	d.mu.Lock()
+	over := d.moved[newName]
+	delete(d.moved, newName)
+	if m := d.moved[src.name]; m != nil {
+		delete(d.moved, src.name)
+		d.moved[newName] = m
+	}
+	d.mu.Unlock()
+	if over != nil && !over.rebound {
+		return d.deleteRemote(ctx, newName, over.nb)
+	}
+	return 0
+}
+
+// saveScratchAs turns a scratch file renamed onto a notebook name into a
+// save: a new version of the notebook of that name, else a new notebook.
+func (d *nsDir) saveScratchAs(ctx context.Context, src *fileNode, newName string, flags uint32) syscall.Errno {
+	op := d.path(newName)
+	if err := remote.ValidName(notebookName(newName)); err != nil {
+		return toErrno(d.root.log, "rename", op, err)
+	}
+	t, err := d.targetOf(ctx, newName)
+	if err != nil {
+		return toErrno(d.root.log, "rename", op, err)
+	}
+	if t.exists() && flags&unix.RENAME_NOREPLACE != 0 {
+		return syscall.EEXIST
+	}
+	data, err := os.ReadFile(d.scratchPath(src.name))
+	if err != nil {
+		return toErrno(d.root.log, "rename", op, err)
+	}
+	d.mu.Lock()
+	own := d.moved[src.name]
+	d.mu.Unlock()
+
+	cctx, cancel := d.root.saveCtx(ctx)
+	defer cancel()
+	var nb remote.Notebook
+	switch {
+	case t.nb.ID != "":
+		if !t.nb.Can(remote.ActionWrite) {
+			return syscall.EACCES
+		}
+		nb, err = d.root.client.Write(cctx, d.ns, t.nb.ID, bytes.NewReader(data), int64(len(data)))
+	case own != nil && !own.rebound && t.pending == nil:
+		// A backup renamed back (vim restoring after a failed write, or
+		// mv x.ipynb x.bak; mv x.bak y.ipynb): the same notebook again.
+		nb = own.nb
+		if notebookName(newName) != nb.Name {
+			nb, err = d.root.client.Rename(cctx, d.ns, nb.ID, notebookName(newName))
+		}
+		if err == nil && !bytes.Equal(data, d.cachedBytes(own.nb)) {
+			nb, err = d.root.client.Write(cctx, d.ns, nb.ID, bytes.NewReader(data), int64(len(data)))
+		}
+	default:
+		if !d.canCreate(ctx) {
+			return syscall.EACCES
+		}
+		nb, err = d.root.client.Create(cctx, d.ns, notebookName(newName), bytes.NewReader(data), int64(len(data)), remote.CreateOptions{})
+	}
+	if err != nil {
+		return toErrno(d.root.log, "rename", op, err)
+	}
+	os.Remove(d.scratchPath(src.name))
+	d.mu.Lock()
+	delete(d.moved, src.name)
+	if t.moved != nil {
+		t.moved.rebound = true
+	}
+	if own != nil {
+		delete(d.hidden, own.nb.ID)
+	}
+	delete(d.hidden, nb.ID)
+	if t.pending != nil {
+		delete(d.pending, newName)
+	}
+	d.names = nil
+	d.mu.Unlock()
+	if t.pending != nil {
+		t.pending.markGone()
+	}
+	d.replaceTargetNode(newName, src)
+	src.scratch, src.nb, src.dirty = false, nb, false
+	src.dropStagedLocked()
+	d.upsert(nb)
+	if d.root.content != nil {
+		d.root.content.Add(cacheKey(nb), data)
+	}
+	return 0
+}
+
+// cachedBytes is a moved-away notebook's content as materialized, if the
+// content cache still has it.
+func (d *nsDir) cachedBytes(nb remote.Notebook) []byte {
+	if d.root.content == nil {
+		return nil
+	}
+	data, _ := d.root.content.Get(cacheKey(nb))
+	return data
+}
+
+// replaceTargetNode marks the node a rename is about to overwrite, so an
+// open handle on it cannot upload over the new content.
+func (d *nsDir) replaceTargetNode(file string, src *fileNode) {
+	if ch := d.GetChild(file); ch != nil {
+		if old, ok := ch.Operations().(*fileNode); ok && old != src {
+			old.markGone()
+		}
+	}
+}
+
+// moveAway renames a notebook to a scratch name: its content is written to
+// the scratch file and the notebook is hidden until a new file of its old
+// name saves into it, or the backup is removed (then it is deleted).
+func (d *nsDir) moveAway(ctx context.Context, src *fileNode, newName string, flags uint32) syscall.Errno {
+	op := d.path(src.name)
+	if flags&unix.RENAME_NOREPLACE != 0 {
+		if _, err := os.Lstat(d.scratchPath(newName)); err == nil {
+			return syscall.EEXIST
+		}
+	}
+	data, err := src.bytesLocked(ctx)
+	if err != nil {
+		return toErrno(d.root.log, "rename", op, err)
+	}
+	if err := d.ensureScratchDir(); err != nil {
+		return toErrno(d.root.log, "rename", op, err)
+	}
+	if err := writeFileAtomic(d.root.staging, d.scratchPath(newName), data); err != nil {
+		return toErrno(d.root.log, "rename", op, err)
+	}
+	d.mu.Lock()
+	if src.nb.ID == "" {
+		delete(d.pending, src.name)
+	} else {
+		d.moved[newName] = &movedAway{nb: src.nb, file: src.name}
+		d.hidden[src.nb.ID] = true
+		d.names = nil
+	}
+	d.mu.Unlock()
+	if src.nb.ID != "" && d.root.content != nil {
+		// Keep the content to recognise an unchanged backup renamed back.
+		d.root.content.Add(cacheKey(src.nb), data)
+	}
+	src.scratch, src.dirty, src.nb = true, false, remote.Notebook{}
+	src.dropStagedLocked()
+	return 0
+}
+
+// renameNotebook renames notebook to notebook. Onto an existing notebook it
+// is a save of the source's content into the target, then a delete of the
+// source: the target keeps its id and shares.
+func (d *nsDir) renameNotebook(ctx context.Context, src *fileNode, newName string, flags uint32) syscall.Errno {
+	op := d.path(src.name)
+	if err := remote.ValidName(notebookName(newName)); err != nil {
+		return toErrno(d.root.log, "rename", op, err)
+	}
+	t, err := d.targetOf(ctx, newName)
+	if err != nil {
+		return toErrno(d.root.log, "rename", op, err)
+	}
+	if t.exists() && flags&unix.RENAME_NOREPLACE != 0 {
+		return syscall.EEXIST
+	}
+	cctx, cancel := d.root.saveCtx(ctx)
+	defer cancel()
+	if t.nb.ID == "" {
+		// Nothing remote under the new name: a plain rename.
+		if t.pending != nil {
+			d.mu.Lock()
+			delete(d.pending, newName)
+			d.mu.Unlock()
+			t.pending.markGone()
+		}
+		if src.nb.ID == "" {
+			d.mu.Lock()
+			delete(d.pending, src.name)
+			d.pending[newName] = src
+			d.mu.Unlock()
+			return 0
+		}
+		nb, err := d.root.client.Rename(cctx, d.ns, src.nb.ID, notebookName(newName))
+		if err != nil {
+			return toErrno(d.root.log, "rename", op, err)
+		}
+		src.nb.Name, src.nb.Version = nb.Name, nb.Version
+		d.upsert(src.nb)
+		return 0
+	}
+	if !t.nb.Can(remote.ActionWrite) {
+		return syscall.EACCES
+	}
+	data, err := src.bytesLocked(ctx)
+	if err != nil {
+		return toErrno(d.root.log, "rename", op, err)
+	}
+	nb, err := d.root.client.Write(cctx, d.ns, t.nb.ID, bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		return toErrno(d.root.log, "rename", op, err)
+	}
+	if src.nb.ID != "" {
+		if err := d.root.client.Delete(cctx, d.ns, src.nb.ID); err != nil {
+			// The save landed; the source stays as it was.
+			d.root.log.WithError(err).WithField("path", op).Warn("renamed over a notebook but could not delete the source")
+		} else {
+			d.drop(src.nb.ID)
+		}
+	}
+	d.mu.Lock()
+	if src.nb.ID == "" {
+		delete(d.pending, src.name)
+	}
+	if t.moved != nil {
+		t.moved.rebound = true
+		delete(d.hidden, t.nb.ID)
+		d.names = nil
+	}
+	d.mu.Unlock()
+	d.replaceTargetNode(newName, src)
+	src.nb, src.dirty = nb, false
+	src.dropStagedLocked()
+	d.upsert(nb)
+	if d.root.content != nil {
+		d.root.content.Add(cacheKey(nb), data)
+	}
+	return 0
+}
+
+// bytesLocked is the node's current content: the staged copy if any, else
+// the notebook's bytes.
+func (n *fileNode) bytesLocked(ctx context.Context) ([]byte, error) {
+	if n.staged != nil {
+		fi, err := n.staged.Stat()
+		if err != nil {
+			return nil, err
+		}
+		data := make([]byte, fi.Size())
+		if _, err := n.staged.ReadAt(data, 0); err != nil && err != io.EOF {
+			return nil, err
+		}
+		return data, nil
+	}
+	if n.nb.ID == "" {
+		return []byte{}, nil
+	}
+	return n.loadLocked(ctx)
+}
+
+// writeFileAtomic writes a file in tmpDir (same file system, not listed)
+// and renames it into place, so a crash leaves the old file or the new one.
+func writeFileAtomic(tmpDir, path string, data []byte) error {
+	f, err := os.CreateTemp(tmpDir, "scratch-*")
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(f.Name(), 0o644)
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+	}
+	return err
+}

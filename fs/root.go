@@ -1,0 +1,200 @@
+// Package fs is the kernel-facing layer of notebookfs: go-fuse nodes and
+// handles that show a remote.Client as a tree of .ipynb files, the only
+// package that speaks FUSE.
+//
+//	MOUNT/{owned,shared,public}/<namespace>/<name>.ipynb
+//
+// Lock order: fileNode.mu < nsDir.mu < categoryDir.mu. No lock is held
+// across a remote call except a fileNode's own (which serialises saves of one
+// notebook), and no Notify* call is made under any lock.
+package fs
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	gofs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+	"github.com/sirupsen/logrus"
+
+	"notebookfs/cache"
+	"notebookfs/remote"
+)
+
+// Options configure a Root. Zero durations take the defaults below.
+type Options struct {
+	Client  remote.Client
+	Content *cache.Content // may be nil: no content caching
+	Log     *logrus.Entry
+
+	// StateDir holds local state: scratch/ (editor files) and staging/
+	// (dirty copies being written). It must be on local disk.
+	StateDir string
+
+	MetadataTTL time.Duration // listings and stats; default 10 s
+	NegativeTTL time.Duration // kernel negative lookups; default 5 s
+	CallTimeout time.Duration // deadline of one remote call; default 60 s
+	ReadOnly    bool
+	UID, GID    uint32 // owner shown for every file
+}
+
+const (
+	defaultMetadataTTL = 10 * time.Second
+	defaultNegativeTTL = 5 * time.Second
+	defaultCallTimeout = 60 * time.Second
+)
+
+// Root is the mount's root directory and the state every node shares.
+type Root struct {
+	gofs.Inode
+
+	opts     Options
+	client   remote.Client
+	content  *cache.Content
+	log      *logrus.Entry
+	lists    *cache.Meta[string, []remote.Notebook]
+	nsLists  *cache.Meta[remote.Category, []string]
+	scratch  *gofs.LoopbackRoot
+	staging  string
+	started  time.Time
+	userOnce sync.Once
+	user     remote.User
+	userErr  error
+
+	cats map[remote.Category]*categoryDir
+}
+
+var _ = (gofs.NodeOnAdder)((*Root)(nil))
+var _ = (gofs.NodeGetattrer)((*Root)(nil))
+var _ = (gofs.NodeMkdirer)((*Root)(nil))
+var _ = (gofs.NodeCreater)((*Root)(nil))
+var _ = (gofs.NodeGetxattrer)((*Root)(nil))
+
+// NewRoot checks the options and prepares the local state directories.
+func NewRoot(opts Options) (*Root, error) {
+	if opts.Client == nil {
+		return nil, fmt.Errorf("fs: no remote client")
+	}
+	if opts.Log == nil {
+		l := logrus.New()
+		l.SetOutput(os.Stderr)
+		opts.Log = logrus.NewEntry(l)
+	}
+	if opts.MetadataTTL <= 0 {
+		opts.MetadataTTL = defaultMetadataTTL
+	}
+	if opts.NegativeTTL <= 0 {
+		opts.NegativeTTL = defaultNegativeTTL
+	}
+	if opts.CallTimeout <= 0 {
+		opts.CallTimeout = defaultCallTimeout
+	}
+	if opts.StateDir == "" {
+		return nil, fmt.Errorf("fs: no state directory")
+	}
+	scratch := filepath.Join(opts.StateDir, "scratch")
+	staging := filepath.Join(opts.StateDir, "staging")
+	for _, d := range []string{scratch, staging} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return nil, fmt.Errorf("fs: state directory: %w", err)
+		}
+	}
+	// Dirty copies left by a previous run were never acknowledged by a
+	// close: their writer got an error, so they are not saves to replay.
+	if ents, err := os.ReadDir(staging); err == nil {
+		for _, e := range ents {
+			os.Remove(filepath.Join(staging, e.Name()))
+		}
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(scratch, &st); err != nil {
+		return nil, fmt.Errorf("fs: scratch directory: %w", err)
+	}
+	r := &Root{
+		opts:    opts,
+		client:  opts.Client,
+		content: opts.Content,
+		log:     opts.Log.WithField("component", "fs"),
+		lists:   cache.NewMeta[string, []remote.Notebook](opts.MetadataTTL, opts.NegativeTTL, 4096, nil),
+		nsLists: cache.NewMeta[remote.Category, []string](opts.MetadataTTL, opts.NegativeTTL, 16, nil),
+		staging: staging,
+		started: time.Now(),
+		cats:    map[remote.Category]*categoryDir{},
+	}
+	// Scratch nodes are go-fuse loopback nodes rooted at our root, so their
+	// tree path "owned/alice/.x.swp" maps to scratch/owned/alice/.x.swp.
+	r.scratch = &gofs.LoopbackRoot{Path: scratch, Dev: uint64(st.Dev), RootNode: r}
+	return r, nil
+}
+
+// OnAdd builds the fixed top of the tree.
+func (r *Root) OnAdd(ctx context.Context) {
+	for _, c := range remote.Categories {
+		d := &categoryDir{root: r, cat: c, children: map[string]*nsDir{}}
+		r.cats[c] = d
+		ch := r.NewPersistentInode(ctx, d, gofs.StableAttr{Mode: syscall.S_IFDIR, Ino: stableIno("category/" + string(c))})
+		r.AddChild(string(c), ch, false)
+	}
+}
+
+// Getattr reports the root directory.
+func (r *Root) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	r.dirAttr(&out.Attr, 0o555)
+	return 0
+}
+
+// Mkdir at the root is refused: the top level is fixed.
+func (r *Root) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	return nil, syscall.EPERM
+}
+
+// Create at the root is refused: the top level is fixed.
+func (r *Root) Create(ctx context.Context, name string, flags uint32, mode uint32, out *fuse.EntryOut) (*gofs.Inode, gofs.FileHandle, uint32, syscall.Errno) {
+	return nil, nil, 0, syscall.EPERM
+}
+
+// Getxattr answers every name with ENODATA and no remote call.
+func (r *Root) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
+	return 0, gofs.ENOATTR
+}
+
+// whoami is asked once per mount: the user and their organizations decide
+// what owned/ shows and where notebooks may be created.
+func (r *Root) whoami(ctx context.Context) (remote.User, error) {
+	r.userOnce.Do(func() {
+		ctx, cancel := r.callCtx(ctx)
+		defer cancel()
+		r.user, r.userErr = r.client.Whoami(ctx)
+	})
+	return r.user, r.userErr
+}
+
+// callCtx gives a remote call its deadline. Reads and listings keep the
+// caller's cancellation (an interrupted ls stops waiting).
+func (r *Root) callCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, r.opts.CallTimeout)
+}
+
+// saveCtx is for mutations: an interrupt must not leave a save half done,
+// so only the deadline applies (gcsfuse's interruptless context).
+func (r *Root) saveCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(ctx), r.opts.CallTimeout)
+}
+
+func (r *Root) dirAttr(a *fuse.Attr, perm uint32) {
+	a.Mode = syscall.S_IFDIR | perm
+	a.Nlink = 2
+	a.Uid, a.Gid = r.opts.UID, r.opts.GID
+	t := uint64(r.started.Unix())
+	a.Mtime, a.Ctime, a.Atime = t, t, t
+}
+
+func (r *Root) entryTimeouts(out *fuse.EntryOut) {
+	out.SetEntryTimeout(r.opts.MetadataTTL)
+	out.SetAttrTimeout(r.opts.MetadataTTL)
+}

@@ -1,0 +1,165 @@
+//go:build linux
+
+package test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"notebookfs/remote"
+)
+
+// corpus is the real notebooks shipped in shared/data/notebooks.
+func corpus(t *testing.T) string {
+	t.Helper()
+	for _, p := range []string{"../../shared/data/notebooks", os.Getenv("NOTEBOOKFS_CORPUS")} {
+		if p == "" {
+			continue
+		}
+		if _, err := os.Stat(p); err == nil {
+			abs, _ := filepath.Abs(p)
+			return abs
+		}
+	}
+	t.Fatal("corpus of notebooks not found (../../shared/data/notebooks or $NOTEBOOKFS_CORPUS)")
+	return ""
+}
+
+func corpusFiles(t *testing.T) []string {
+	t.Helper()
+	m, err := filepath.Glob(filepath.Join(corpus(t), "*.ipynb"))
+	if err != nil || len(m) == 0 {
+		t.Fatalf("no notebooks in the corpus: %v", err)
+	}
+	sort.Strings(m)
+	return m
+}
+
+// notebooks lists the user's notebooks straight from the store.
+func (e *env) notebooks() map[string]remote.Notebook {
+	e.t.Helper()
+	nbs, err := e.client().List(context.Background(), remote.Owned, user)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	out := map[string]remote.Notebook{}
+	for _, nb := range nbs {
+		if prev, dup := out[nb.Name]; dup {
+			e.t.Fatalf("test expects unique names, %q is %s and %s", nb.Name, prev.ID, nb.ID)
+		}
+		out[nb.Name] = nb
+	}
+	return out
+}
+
+func (e *env) notebook(name string) remote.Notebook {
+	e.t.Helper()
+	nb, ok := e.notebooks()[name]
+	if !ok {
+		e.t.Fatalf("notebook %q not in the store", name)
+	}
+	return nb
+}
+
+// storeBytes reads a notebook's latest content straight from the store.
+func (e *env) storeBytes(id string) []byte {
+	e.t.Helper()
+	c, err := e.client().Read(context.Background(), user, id, time.Time{})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer c.Close()
+	b, err := io.ReadAll(c)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return b
+}
+
+func (e *env) versions(id string) []remote.Version {
+	e.t.Helper()
+	v, err := e.client().Versions(context.Background(), user, id)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return v
+}
+
+// put creates a notebook directly in the store (as another client would).
+func (e *env) put(name string, data []byte) remote.Notebook {
+	e.t.Helper()
+	nb, err := e.client().Create(context.Background(), user, name, bytes.NewReader(data), int64(len(data)), remote.CreateOptions{})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return nb
+}
+
+func readDir(t *testing.T, dir string) []string {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+func mustRead(t *testing.T, p string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func mustWrite(t *testing.T, p string, data []byte) {
+	t.Helper()
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// wantErrno checks that err carries the errno want.
+func wantErrno(t *testing.T, what string, err error, want syscall.Errno) {
+	t.Helper()
+	var got syscall.Errno
+	if !errors.As(err, &got) || got != want {
+		t.Errorf("%s: got %v, want %v (%d)", what, err, want, int(want))
+	}
+}
+
+// run runs a real program (never one from the mount: go-fuse's deadlock
+// warning) and fails the test on a non-zero exit.
+func run(t *testing.T, dir string, name string, args ...string) string {
+	t.Helper()
+	if _, err := exec.LookPath(name); err != nil {
+		t.Skipf("%s not installed", name)
+	}
+	cmd := exec.Command(name, args...)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// nb makes a small valid notebook whose one cell holds text.
+func nb(text string) []byte {
+	return []byte(`{"cells":[{"cell_type":"markdown","metadata":{},"source":["` + text + `"]}],"metadata":{},"nbformat":4,"nbformat_minor":5}` + "\n")
+}

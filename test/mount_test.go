@@ -1,0 +1,169 @@
+//go:build linux
+
+package test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime/debug"
+	"testing"
+	"time"
+
+	"github.com/hanwen/go-fuse/v2/fuse"
+	"github.com/sirupsen/logrus"
+
+	"notebookfs/cache"
+	"notebookfs/fs"
+	"notebookfs/remote"
+	"notebookfs/remote/local"
+	"notebookfs/remote/remotetest"
+)
+
+// user is the mounting user of the tests' embedded store.
+const user = "alice"
+
+// env is one mounted notebookfs over a fresh store.
+type env struct {
+	t        *testing.T
+	dir      string // mountpoint
+	storeDir string
+	stateDir string
+	store    *local.Store
+	count    *remotetest.Counting // every remote call of the mount
+	server   *fuse.Server
+	logw     interface{ Close() error }
+	opts     envOptions
+}
+
+type envOptions struct {
+	ttl       time.Duration
+	cacheSize int64
+	readOnly  bool
+}
+
+// needFuse skips when the machine cannot mount.
+func needFuse(t *testing.T) {
+	t.Helper()
+	if _, err := os.Stat("/dev/fuse"); err != nil {
+		t.Skip("no /dev/fuse")
+	}
+	if _, err := exec.LookPath("fusermount3"); err != nil {
+		if _, err := exec.LookPath("fusermount"); err != nil {
+			t.Skip("no fusermount3 or fusermount on PATH (apt-get install fuse3)")
+		}
+	}
+}
+
+func mount(t *testing.T, o envOptions) *env {
+	t.Helper()
+	needFuse(t)
+	if o.ttl == 0 {
+		o.ttl = time.Minute // tests advance state explicitly, not by waiting
+	}
+	if o.cacheSize == 0 {
+		o.cacheSize = 64 << 20
+	}
+	base := t.TempDir()
+	e := &env{
+		t:        t,
+		dir:      filepath.Join(base, "mnt"),
+		storeDir: filepath.Join(base, "store"),
+		stateDir: filepath.Join(base, "state"),
+		opts:     o,
+	}
+	if err := os.Mkdir(e.dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	store, err := local.Open(e.storeDir, testLog(t).WithField("component", "store"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.store = store
+	ctx := context.Background()
+	if err := store.EnsureUser(ctx, user); err != nil {
+		t.Fatal(err)
+	}
+	e.mountFS()
+	t.Cleanup(func() {
+		e.unmount()
+		store.Close()
+	})
+	return e
+}
+
+func (e *env) mountFS() {
+	t := e.t
+	t.Helper()
+	e.count = remotetest.NewCounting(e.store.As(user))
+	root, err := fs.NewRoot(fs.Options{
+		Client:      e.count,
+		Content:     cache.NewContent(e.opts.cacheSize),
+		Log:         testLog(t),
+		StateDir:    e.stateDir,
+		MetadataTTL: e.opts.ttl,
+		ReadOnly:    e.opts.readOnly,
+		UID:         uint32(os.Getuid()),
+		GID:         uint32(os.Getgid()),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	server, logw, err := fs.Mount(e.dir, root, fs.MountOptions{
+		FsName: "notebookfs-test",
+		Debug:  testing.Verbose() && os.Getenv("FUSE_DEBUG") != "",
+		PanicHandler: func(p any) fuse.Status {
+			t.Errorf("panic in a FUSE handler: %v\n%s", p, debug.Stack())
+			return fuse.EIO
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.server, e.logw = server, logw
+}
+
+func (e *env) unmount() {
+	if e.server == nil {
+		return
+	}
+	if err := e.server.Unmount(); err != nil {
+		e.t.Errorf("unmount: %v", err)
+	}
+	e.server.Wait()
+	e.logw.Close()
+	e.server = nil
+}
+
+// remount unmounts and mounts again over the same store and state.
+func (e *env) remount() {
+	e.t.Helper()
+	e.unmount()
+	e.mountFS()
+}
+
+// ns is the path of the user's own namespace directory.
+func (e *env) ns(parts ...string) string {
+	return filepath.Join(append([]string{e.dir, "owned", user}, parts...)...)
+}
+
+// client is the store seen by the user, without counting.
+func (e *env) client() remote.Client { return e.store.As(user) }
+
+func testLog(t *testing.T) *logrus.Entry {
+	l := logrus.New()
+	l.SetOutput(testWriter{t})
+	l.SetLevel(logrus.InfoLevel)
+	if testing.Verbose() {
+		l.SetLevel(logrus.DebugLevel)
+	}
+	return logrus.NewEntry(l)
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(string(p))
+	return len(p), nil
+}
