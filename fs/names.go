@@ -26,17 +26,13 @@ func notebookName(file string) string { return strings.TrimSuffix(file, Suffix) 
 
 // fileNames maps a namespace listing to file names. Names are not unique
 // remotely: the oldest notebook of a name keeps "name.ipynb", the others get
-// "name~<first 8 hex of id>.ipynb". The listing must be ordered oldest first
-// (the Client contract), so the mapping is stable while those notebooks exist.
-// Notebooks whose name cannot be a file name are left out.
+// "name~<first 8 hex of id>.ipynb". Ties of creation time keep the
+// listing's order (the Client contract: oldest first), so the mapping is
+// stable while those notebooks exist. Notebooks whose name cannot be a file
+// name are left out.
 func fileNames(nbs []remote.Notebook) map[string]remote.Notebook {
 	sorted := append([]remote.Notebook(nil), nbs...)
-	sort.SliceStable(sorted, func(i, j int) bool {
-		if !sorted[i].Created.Equal(sorted[j].Created) {
-			return sorted[i].Created.Before(sorted[j].Created)
-		}
-		return sorted[i].ID < sorted[j].ID
-	})
+	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Created.Before(sorted[j].Created) })
 	out := make(map[string]remote.Notebook, len(sorted))
 	for _, nb := range sorted {
 		if remote.ValidName(nb.Name) != nil {

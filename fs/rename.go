@@ -150,15 +150,13 @@ func (d *nsDir) saveScratchAs(ctx context.Context, src *fileNode, newName string
 	cctx, cancel := d.root.saveCtx(ctx)
 	defer cancel()
 	var nb remote.Notebook
+	restore := own != nil && !own.rebound && (t.moved == own || !t.exists())
 	switch {
-	case t.nb.ID != "":
-		if !t.nb.Can(remote.ActionWrite) {
-			return syscall.EACCES
-		}
-		nb, err = d.root.client.Write(cctx, d.ns, t.nb.ID, bytes.NewReader(data), int64(len(data)))
-	case own != nil && !own.rebound && t.pending == nil:
+	case restore:
 		// A backup renamed back (vim restoring after a failed write, or
-		// mv x.ipynb x.bak; mv x.bak y.ipynb): the same notebook again.
+		// mv x.ipynb x.bak; mv x.bak y.ipynb): the same notebook again,
+		// with a new version only if the backup was changed.
+		t.moved = nil
 		nb = own.nb
 		if notebookName(newName) != nb.Name {
 			nb, err = d.root.client.Rename(cctx, d.ns, nb.ID, notebookName(newName))
@@ -166,6 +164,11 @@ func (d *nsDir) saveScratchAs(ctx context.Context, src *fileNode, newName string
 		if err == nil && !bytes.Equal(data, d.cachedBytes(own.nb)) {
 			nb, err = d.root.client.Write(cctx, d.ns, nb.ID, bytes.NewReader(data), int64(len(data)))
 		}
+	case t.nb.ID != "":
+		if !t.nb.Can(remote.ActionWrite) {
+			return syscall.EACCES
+		}
+		nb, err = d.root.client.Write(cctx, d.ns, t.nb.ID, bytes.NewReader(data), int64(len(data)))
 	default:
 		if !d.canCreate(ctx) {
 			return syscall.EACCES

@@ -41,6 +41,8 @@ type envOptions struct {
 	ttl       time.Duration
 	cacheSize int64
 	readOnly  bool
+	// setup runs on the store before the first mount (users, orgs, shares).
+	setup func(t *testing.T, s *local.Store)
 }
 
 // needFuse skips when the machine cannot mount.
@@ -84,6 +86,9 @@ func mount(t *testing.T, o envOptions) *env {
 	ctx := context.Background()
 	if err := store.EnsureUser(ctx, user); err != nil {
 		t.Fatal(err)
+	}
+	if o.setup != nil {
+		o.setup(t, store)
 	}
 	e.mountFS()
 	t.Cleanup(func() {

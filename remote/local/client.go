@@ -149,7 +149,7 @@ func visibleIn(cat remote.Category, who caller, grants []shareGrant) bool {
 func listRows(ctx context.Context, q querier, ns string) ([]nbRow, error) {
 	rows, err := q.QueryContext(ctx, `SELECT `+nbColumns+` FROM notebooks n
 		JOIN versions v ON v.notebook = n.id AND v.ts = (SELECT MAX(ts) FROM versions WHERE notebook = n.id)
-		WHERE n.namespace = ? ORDER BY n.created, n.id`, ns)
+		WHERE n.namespace = ? ORDER BY n.created, n.rowid`, ns)
 	if err != nil {
 		return nil, ctxErr(ctx, fmt.Errorf("list notebooks: %w", err))
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -30,11 +31,10 @@ func countRows(t *testing.T, s *Store, table string) int {
 }
 
 func randomBytes(n int, seed uint64) []byte {
-	r := rand.New(rand.NewPCG(seed, seed))
+	var key [32]byte
+	binary.LittleEndian.PutUint64(key[:], seed)
 	b := make([]byte, n)
-	for i := range b {
-		b[i] = byte(r.Uint32())
-	}
+	rand.NewChaCha8(key).Read(b)
 	return b
 }
 
@@ -361,7 +361,7 @@ func TestConcurrentSaves(t *testing.T) {
 	for w := range writers {
 		for i := range saves {
 			// Some span chunks, so a torn version would show.
-			p := randomBytes(1000+(w*saves+i)*300_000, uint64(100+w*saves+i))
+			p := randomBytes(1000+(w*saves+i)*100_000, uint64(100+w*saves+i))
 			payloads[w] = append(payloads[w], p)
 			valid[sha256.Sum256(p)] = true
 		}
@@ -388,7 +388,7 @@ func TestConcurrentSaves(t *testing.T) {
 					return nil
 				default:
 				}
-				content, err := alice.Read(gctx, "alice", nb.ID, time.Time{})
+				content, err := alice.Read(ctx, "alice", nb.ID, time.Time{})
 				if err != nil {
 					return err
 				}

@@ -1,0 +1,180 @@
+//go:build linux
+
+package test
+
+import (
+	"bytes"
+	"os"
+	"strings"
+	"testing"
+)
+
+// checkSaved asserts the notebook kept its id, got exactly one more
+// version with want as content, and that no scratch leftovers reached the
+// store.
+func checkSaved(t *testing.T, e *env, name, id string, versions int, want []byte) {
+	t.Helper()
+	got := e.notebook(name)
+	if got.ID != id {
+		t.Errorf("%s: id changed %s -> %s", name, id, got.ID)
+	}
+	if v := e.versions(got.ID); len(v) != versions {
+		t.Errorf("%s: %d versions, want %d", name, len(v), versions)
+	}
+	if b := e.storeBytes(got.ID); !bytes.Equal(b, want) {
+		t.Errorf("%s: stored %q, want %q", name, b, want)
+	}
+	if b := mustRead(t, e.ns(name+".ipynb")); !bytes.Equal(b, want) {
+		t.Errorf("%s: mount reads %q, want %q", name, b, want)
+	}
+	if n := len(e.notebooks()); n != 1 {
+		t.Errorf("store holds %d notebooks, want 1: %v", n, e.notebooks())
+	}
+	if d := e.count.Count("Delete"); d != 0 {
+		t.Errorf("the save deleted %d notebooks", d)
+	}
+}
+
+// vim's default save, as syscalls: swap file, backup by rename, a new file
+// of the old name, backup removed.
+func TestVimStyleSaveKeepsIdentity(t *testing.T) {
+	e := mount(t, envOptions{})
+	mustWrite(t, e.ns("x.ipynb"), nb("one"))
+	id := e.notebook("x").ID
+	mustWrite(t, e.ns(".x.ipynb.swp"), []byte("swap"))
+	if err := os.Rename(e.ns("x.ipynb"), e.ns("x.ipynb~")); err != nil {
+		t.Fatal(err)
+	}
+	if got := readDir(t, e.ns()); strings.Join(got, ",") != ".x.ipynb.swp,x.ipynb~" {
+		t.Errorf("after backup rename: %v", got)
+	}
+	if b := mustRead(t, e.ns("x.ipynb~")); !bytes.Equal(b, nb("one")) {
+		t.Errorf("backup holds %q", b)
+	}
+	mustWrite(t, e.ns("x.ipynb"), nb("two"))
+	if err := os.Remove(e.ns("x.ipynb~")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(e.ns(".x.ipynb.swp")); err != nil {
+		t.Fatal(err)
+	}
+	checkSaved(t, e, "x", id, 2, nb("two"))
+	if got := readDir(t, e.ns()); strings.Join(got, ",") != "x.ipynb" {
+		t.Errorf("leftovers: %v", got)
+	}
+}
+
+// A plain mv to a backup name then rm is a delete.
+func TestMoveAwayThenRemoveDeletes(t *testing.T) {
+	e := mount(t, envOptions{})
+	mustWrite(t, e.ns("x.ipynb"), nb("one"))
+	if err := os.Rename(e.ns("x.ipynb"), e.ns("x.bak")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(e.ns("x.bak")); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(e.notebooks()); n != 0 {
+		t.Errorf("notebook survived mv + rm: %v", e.notebooks())
+	}
+}
+
+// A backup renamed back (vim restoring after a failed write) is the same
+// notebook, unchanged.
+func TestBackupRenamedBack(t *testing.T) {
+	e := mount(t, envOptions{})
+	mustWrite(t, e.ns("x.ipynb"), nb("one"))
+	id := e.notebook("x").ID
+	if err := os.Rename(e.ns("x.ipynb"), e.ns("x.ipynb~")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(e.ns("x.ipynb~"), e.ns("x.ipynb")); err != nil {
+		t.Fatal(err)
+	}
+	checkSaved(t, e, "x", id, 1, nb("one"))
+}
+
+// sed -i writes a temp file and renames it onto the notebook.
+func TestSedInPlace(t *testing.T) {
+	e := mount(t, envOptions{})
+	mustWrite(t, e.ns("x.ipynb"), nb("one"))
+	id := e.notebook("x").ID
+	for i, word := range []string{"two", "three", "four"} {
+		prev := []string{"one", "two", "three"}[i]
+		run(t, e.ns(), "sed", "-i", "s/"+prev+"/"+word+"/", "x.ipynb")
+		checkSaved(t, e, "x", id, i+2, nb(word))
+	}
+	if got := readDir(t, e.ns()); strings.Join(got, ",") != "x.ipynb" {
+		t.Errorf("leftovers: %v", got)
+	}
+}
+
+// Real vim, with its defaults (writebackup, backupcopy=auto: it renames)
+// and with backupcopy=no.
+func TestVim(t *testing.T) {
+	for _, tc := range []struct{ name, set string }{
+		{"defaults", "set nocompatible"},
+		{"backupcopy=no", "set backupcopy=no"},
+		{"backupcopy=yes", "set backupcopy=yes"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := mount(t, envOptions{})
+			mustWrite(t, e.ns("x.ipynb"), nb("one"))
+			id := e.notebook("x").ID
+			for i, word := range []string{"two", "three", "four"} {
+				prev := []string{"one", "two", "three"}[i]
+				run(t, e.ns(), "vim", "-es", "-u", "NONE", "-i", "NONE", "-c", tc.set, "-c", "%s/"+prev+"/"+word+"/", "-c", "wq", "x.ipynb")
+				checkSaved(t, e, "x", id, i+2, nb(word))
+			}
+			if got := readDir(t, e.ns()); strings.Join(got, ",") != "x.ipynb" {
+				t.Errorf("leftovers: %v", got)
+			}
+		})
+	}
+}
+
+// Python-style atomic writer: temp file in the same directory, fsync,
+// rename onto the notebook.
+func TestAtomicWriterRenameOver(t *testing.T) {
+	e := mount(t, envOptions{})
+	mustWrite(t, e.ns("x.ipynb"), nb("one"))
+	id := e.notebook("x").ID
+	f, err := os.CreateTemp(e.ns(), ".tmp-x-*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write(nb("two"))
+	if err := f.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if err := os.Rename(f.Name(), e.ns("x.ipynb")); err != nil {
+		t.Fatal(err)
+	}
+	checkSaved(t, e, "x", id, 2, nb("two"))
+}
+
+// Jupyter's save: copy to .~x.ipynb, rewrite x.ipynb in place (truncate
+// then write), fsync, delete the copy: one new version.
+func TestJupyterStyleSave(t *testing.T) {
+	e := mount(t, envOptions{})
+	mustWrite(t, e.ns("x.ipynb"), nb("one"))
+	id := e.notebook("x").ID
+	run(t, e.ns(), "cp", "x.ipynb", ".~x.ipynb")
+	f, err := os.OpenFile(e.ns("x.ipynb"), os.O_WRONLY|os.O_TRUNC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write(nb("two")[:10])
+	f.Write(nb("two")[10:])
+	if err := f.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(e.ns(".~x.ipynb")); err != nil {
+		t.Fatal(err)
+	}
+	checkSaved(t, e, "x", id, 2, nb("two"))
+}
