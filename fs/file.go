@@ -146,8 +146,8 @@ func (n *fileNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint
 }
 
 // Setattr truncates; chmod, chown and utimes on notebooks are accepted and
-// ignored (cp -p, git and Jupyter call them). A truncate with no file open
-// for writing is saved at once, since no close will follow.
+// ignored (cp -p, git and Jupyter call them). A truncate by path is saved
+// at once, since no close of its own will follow.
 func (n *fileNode) Setattr(ctx context.Context, f gofs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -168,11 +168,16 @@ func (n *fileNode) Setattr(ctx context.Context, f gofs.FileHandle, in *fuse.SetA
 			return toErrno(n.dir.root.log, "truncate", n.dir.path(n.name), err)
 		}
 		n.dirty = true
-		if n.writers == 0 {
+		// truncate(2) by path has no handle whose close would save it, and
+		// the kernel's RELEASE of an earlier close may still be in flight,
+		// so open writers do not mean a flush will follow: save now.
+		if f == nil {
 			if errno := n.saveLocked(ctx, "truncate"); errno != 0 {
 				return errno
 			}
-			n.dropStagedLocked()
+			if n.writers == 0 {
+				n.dropStagedLocked()
+			}
 		}
 	}
 	return n.getattrLocked(&out.Attr)

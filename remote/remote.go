@@ -125,7 +125,8 @@ type Client interface {
 	// Namespaces lists the namespaces that have notebooks in cat (for Owned,
 	// the user's namespaces, even empty ones), sorted.
 	Namespaces(ctx context.Context, cat Category) ([]string, error)
-	// List returns every notebook of namespace ns in cat, all pages.
+	// List returns every notebook of namespace ns in cat, all pages, oldest
+	// first in creation order (the first of a duplicate name keeps it).
 	List(ctx context.Context, cat Category, ns string) ([]Notebook, error)
 	// Stat returns one notebook.
 	Stat(ctx context.Context, ns, id string) (Notebook, error)

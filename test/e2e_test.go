@@ -17,7 +17,7 @@ func TestCorpusRoundTrip(t *testing.T) {
 	e := mount(t, envOptions{})
 	files := corpusFiles(t)
 	args := append(append([]string{}, files...), e.ns())
-	run(t, "/", "cp", args...)
+	run(t, "cp", args...)
 
 	var want []string
 	for _, f := range files {
@@ -135,7 +135,7 @@ func TestCreateManyWritesOneUpload(t *testing.T) {
 // An empty notebook (touch) is created on close.
 func TestTouchCreatesEmptyNotebook(t *testing.T) {
 	e := mount(t, envOptions{})
-	run(t, e.ns(), "touch", "empty.ipynb")
+	run(t, "touch", e.ns("empty.ipynb"))
 	nb := e.notebook("empty")
 	if nb.Size != 0 {
 		t.Errorf("size %d, want 0", nb.Size)

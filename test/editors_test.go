@@ -101,7 +101,7 @@ func TestSedInPlace(t *testing.T) {
 	id := e.notebook("x").ID
 	for i, word := range []string{"two", "three", "four"} {
 		prev := []string{"one", "two", "three"}[i]
-		run(t, e.ns(), "sed", "-i", "s/"+prev+"/"+word+"/", "x.ipynb")
+		run(t, "sed", "-i", "s/"+prev+"/"+word+"/", e.ns("x.ipynb"))
 		checkSaved(t, e, "x", id, i+2, nb(word))
 	}
 	if got := readDir(t, e.ns()); strings.Join(got, ",") != "x.ipynb" {
@@ -123,7 +123,7 @@ func TestVim(t *testing.T) {
 			id := e.notebook("x").ID
 			for i, word := range []string{"two", "three", "four"} {
 				prev := []string{"one", "two", "three"}[i]
-				run(t, e.ns(), "vim", "-es", "-u", "NONE", "-i", "NONE", "-c", tc.set, "-c", "%s/"+prev+"/"+word+"/", "-c", "wq", "x.ipynb")
+				run(t, "vim", "-es", "-u", "NONE", "-i", "NONE", "-c", tc.set, "-c", "%s/"+prev+"/"+word+"/", "-c", "wq", e.ns("x.ipynb"))
 				checkSaved(t, e, "x", id, i+2, nb(word))
 			}
 			if got := readDir(t, e.ns()); strings.Join(got, ",") != "x.ipynb" {
@@ -160,7 +160,7 @@ func TestJupyterStyleSave(t *testing.T) {
 	e := mount(t, envOptions{})
 	mustWrite(t, e.ns("x.ipynb"), nb("one"))
 	id := e.notebook("x").ID
-	run(t, e.ns(), "cp", "x.ipynb", ".~x.ipynb")
+	run(t, "cp", e.ns("x.ipynb"), e.ns(".~x.ipynb"))
 	f, err := os.OpenFile(e.ns("x.ipynb"), os.O_WRONLY|os.O_TRUNC, 0)
 	if err != nil {
 		t.Fatal(err)

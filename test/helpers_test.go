@@ -143,15 +143,20 @@ func wantErrno(t *testing.T, what string, err error, want syscall.Errno) {
 	}
 }
 
-// run runs a real program (never one from the mount: go-fuse's deadlock
-// warning) and fails the test on a non-zero exit.
-func run(t *testing.T, dir string, name string, args ...string) string {
+// run runs a real program with absolute paths and fails the test on a
+// non-zero exit. Its working directory is never on the mount: the forked
+// child would chdir into FUSE before exec while the parent's forking thread
+// is suspended, which is go-fuse's documented fork/exec deadlock. It never
+// runs a program from the mount either, and it has a deadline.
+func run(t *testing.T, name string, args ...string) string {
 	t.Helper()
 	if _, err := exec.LookPath(name); err != nil {
 		t.Skipf("%s not installed", name)
 	}
-	cmd := exec.Command(name, args...)
-	cmd.Dir = dir
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Dir = "/"
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)

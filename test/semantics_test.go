@@ -72,7 +72,7 @@ func TestSemanticsErrnos(t *testing.T) {
 	})
 	t.Run("mv across namespaces copies", func(t *testing.T) {
 		mustWrite(t, e.ns("moving.ipynb"), nb("moving"))
-		run(t, "/", "mv", e.ns("moving.ipynb"), filepath.Join(e.dir, "owned", "acme", "moving.ipynb"))
+		run(t, "mv", e.ns("moving.ipynb"), filepath.Join(e.dir, "owned", "acme", "moving.ipynb"))
 		if b := mustRead(t, filepath.Join(e.dir, "owned", "acme", "moving.ipynb")); !bytes.Equal(b, nb("moving")) {
 			t.Errorf("moved content %q", b)
 		}
@@ -119,7 +119,7 @@ func TestSemanticsErrnos(t *testing.T) {
 		if v := e.versions(e.notebook("a").ID); len(v) != 1 {
 			t.Errorf("metadata calls made %d versions, want 1", len(v))
 		}
-		run(t, "/", "cp", "-p", e.ns("a.ipynb"), e.ns("a-copy.ipynb"))
+		run(t, "cp", "-p", e.ns("a.ipynb"), e.ns("a-copy.ipynb"))
 	})
 	t.Run("RENAME_NOREPLACE and RENAME_EXCHANGE", func(t *testing.T) {
 		mustWrite(t, e.ns("b.ipynb"), nb("b"))
@@ -235,13 +235,13 @@ func TestCacheCounts(t *testing.T) {
 		e.put("n"+string(rune('a'+i)), nb(string(rune('a'+i))))
 	}
 	e.count.Reset()
-	run(t, e.ns(), "ls", "-l")
+	run(t, "ls", "-l", e.ns())
 	lsCalls := e.count.Snapshot()
 	if lsCalls["List"] != 1 || e.count.Total() != lsCalls["List"]+lsCalls["Whoami"] {
 		t.Errorf("cold ls -l of 20 notebooks: %v, want one List (and at most one Whoami)", lsCalls)
 	}
 	e.count.Reset()
-	run(t, e.ns(), "ls", "-l")
+	run(t, "ls", "-l", e.ns())
 	if n := e.count.Total(); n != 0 {
 		t.Errorf("warm ls -l made %d calls: %v", n, e.count.Snapshot())
 	}

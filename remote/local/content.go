@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/sirupsen/logrus"
 
 	"notebookfs/remote"
 )
@@ -91,7 +92,7 @@ func (c *client) Create(ctx context.Context, ns, name string, r io.Reader, size 
 	if err != nil {
 		return remote.Notebook{}, fmt.Errorf("create %s/%s: %w", ns, name, err)
 	}
-	c.s.log.WithFields(map[string]any{"user": c.user, "namespace": ns, "id": nb.ID, "size": size}).Debug("notebook created")
+	c.s.log.WithFields(logrus.Fields{"user": c.user, "namespace": ns, "id": nb.ID, "size": size}).Debug("notebook created")
 	return nb, nil
 }
 
@@ -126,7 +127,7 @@ func (c *client) Write(ctx context.Context, ns, id string, r io.Reader, size int
 	if err != nil {
 		return remote.Notebook{}, fmt.Errorf("write: %w", err)
 	}
-	c.s.log.WithFields(map[string]any{"user": c.user, "namespace": ns, "id": id, "size": size}).Debug("notebook saved")
+	c.s.log.WithFields(logrus.Fields{"user": c.user, "namespace": ns, "id": id, "size": size}).Debug("notebook saved")
 	return nb, nil
 }
 

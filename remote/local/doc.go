@@ -25,6 +25,12 @@
 //     (any role): its actions;
 //   - a share to "public": read for everybody.
 //
+// A share is exactly the actions given: a write-only share grants no read,
+// so its target still cannot see the notebook.
+//
+// "public" is the implicit organization every user belongs to: it has no
+// row, cannot be created (ErrExist, as a taken name) and has no members.
+//
 // A notebook the caller cannot read does not exist for them (ErrNotFound,
 // never ErrPermission), and neither does an id looked up under another
 // namespace or a malformed id. List in Shared or Public of a namespace with

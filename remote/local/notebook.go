@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/sirupsen/logrus"
 
 	"notebookfs/remote"
 )
@@ -195,7 +196,7 @@ func (c *client) Delete(ctx context.Context, ns, id string) error {
 	if err != nil {
 		return fmt.Errorf("delete: %w", err)
 	}
-	c.s.log.WithFields(map[string]any{"user": c.user, "namespace": ns, "id": id}).Info("notebook deleted")
+	c.s.log.WithFields(logrus.Fields{"user": c.user, "namespace": ns, "id": id}).Info("notebook deleted")
 	return nil
 }
 

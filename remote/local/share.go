@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"fmt"
 
+	"github.com/sirupsen/logrus"
+
 	"notebookfs/remote"
 )
 
@@ -88,7 +90,7 @@ func (c *client) Share(ctx context.Context, ns, id, with string, actions []strin
 	if err != nil {
 		return fmt.Errorf("share %s/%s with %s: %w", ns, id, with, err)
 	}
-	c.s.log.WithFields(map[string]any{"user": c.user, "namespace": ns, "id": id, "with": with, "actions": acts}).Info("notebook shared")
+	c.s.log.WithFields(logrus.Fields{"user": c.user, "namespace": ns, "id": id, "with": with, "actions": acts}).Info("notebook shared")
 	return nil
 }
 

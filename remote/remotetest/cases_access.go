@@ -145,6 +145,9 @@ func testSharePublic(t *testing.T, c Cast) {
 
 	wantStrings(t, "carol Namespaces(public)", namespaces(t, c.Carol, remote.Public), []string{alice})
 	wantStrings(t, "carol Namespaces(shared)", namespaces(t, c.Carol, remote.Shared), nil)
+	if l := list(t, c.Carol, remote.Shared, alice); len(l) != 0 {
+		t.Fatalf("List(shared, alice) by carol lists a public notebook: %+v", l)
+	}
 	l := list(t, c.Carol, remote.Public, alice)
 	if len(l) != 1 {
 		t.Fatalf("List(public, alice) by carol: %+v", l)

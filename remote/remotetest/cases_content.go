@@ -209,9 +209,10 @@ func testDuplicateNames(t *testing.T, c Cast) {
 	if len(l) != 2 || !ok1 || !ok2 {
 		t.Fatalf("List: got %+v, want %s and %s", l, first.ID, second.ID)
 	}
-	// Oldest first, ties broken by id: the order the file system names by.
-	if l[1].Created.Before(l[0].Created) || (l[1].Created.Equal(l[0].Created) && l[1].ID < l[0].ID) {
-		t.Fatalf("List not ordered by Created then ID: %+v", l)
+	// Oldest first, in creation order even within one millisecond: the
+	// file system gives the first listed the plain name.
+	if l[0].ID != first.ID || l[1].ID != second.ID || l[1].Created.Before(l[0].Created) {
+		t.Fatalf("List not in creation order (want %s then %s): %+v", first.ID, second.ID, l)
 	}
 	// Renaming onto an existing name is allowed too.
 	third := create(t, c.Alice, alice, "y", sampleNotebook("three"))

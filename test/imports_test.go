@@ -1,0 +1,79 @@
+package test
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// The import rules of ARCHITECTURE.md section 1: a DAG where config and
+// remote import nothing of ours, remote/* import remote, cache imports
+// remote, fs imports cache and remote, only cmd knows everything, and only
+// fs and test import go-fuse.
+func TestImportRules(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps=false", "-f", "{{.ImportPath}}:{{join .Imports \" \"}}:{{join .TestImports \" \"}}", "notebookfs/...").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	allowed := map[string][]string{
+		"notebookfs/config":            {},
+		"notebookfs/remote":            {},
+		"notebookfs/remote/local":      {"notebookfs/remote"},
+		"notebookfs/remote/remotetest": {"notebookfs/remote"},
+		"notebookfs/remote/cloud":      {"notebookfs/remote"},
+		"notebookfs/remote/server":     {"notebookfs/remote", "notebookfs/remote/local"},
+		"notebookfs/cache":             {"notebookfs/remote"},
+		"notebookfs/fs":                {"notebookfs/cache", "notebookfs/remote"},
+		"notebookfs/cmd/notebookfs":    {"*"},
+		"notebookfs/test":              {"*"},
+	}
+	fuseOK := map[string]bool{"notebookfs/fs": true, "notebookfs/test": true}
+	seen := 0
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		pkg, imports := parts[0], strings.Fields(parts[1])
+		testImports := strings.Fields(parts[2])
+		rules, known := allowed[pkg]
+		if !known {
+			t.Errorf("package %s is not in the layout of ARCHITECTURE.md section 1", pkg)
+			continue
+		}
+		seen++
+		check := func(imp string, inTest bool) {
+			if strings.HasPrefix(imp, "github.com/hanwen/go-fuse") && !fuseOK[pkg] {
+				t.Errorf("%s imports go-fuse; only fs and test may", pkg)
+			}
+			if !strings.HasPrefix(imp, "notebookfs/") || imp == pkg {
+				return
+			}
+			if imp == "notebookfs/test" || (imp == "notebookfs/cmd/notebookfs") {
+				t.Errorf("%s imports %s; nothing may", pkg, imp)
+			}
+			if len(rules) == 1 && rules[0] == "*" {
+				if pkg == "notebookfs/cmd/notebookfs" && imp == "notebookfs/remote/remotetest" && !inTest {
+					t.Errorf("cmd imports remotetest")
+				}
+				return
+			}
+			// A package's own tests may use the contract suite.
+			if inTest && imp == "notebookfs/remote/remotetest" {
+				return
+			}
+			for _, a := range rules {
+				if a == imp {
+					return
+				}
+			}
+			t.Errorf("%s imports %s; allowed: %v", pkg, imp, rules)
+		}
+		for _, imp := range imports {
+			check(imp, false)
+		}
+		for _, imp := range testImports {
+			check(imp, true)
+		}
+	}
+	if seen < 7 {
+		t.Errorf("only %d packages checked; go list output:\n%s", seen, out)
+	}
+}
