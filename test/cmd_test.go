@@ -1,0 +1,153 @@
+//go:build linux
+
+package test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"notebookfs/config"
+)
+
+// buildBinary builds cmd/notebookfs once per test into a temp dir.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "notebookfs")
+	out, err := exec.Command("go", "build", "-o", bin, "notebookfs/cmd/notebookfs").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func isMounted(dir string) bool {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if fields := strings.Fields(sc.Text()); len(fields) > 4 && fields[4] == dir {
+			return true
+		}
+	}
+	return false
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// startDaemon runs "notebookfs mount" on a fresh store and waits for the
+// mount; the store and cache go where XDG says, as on a fresh machine.
+func startDaemon(t *testing.T, bin string, home string, args ...string) (*exec.Cmd, string, *bytes.Buffer) {
+	t.Helper()
+	mnt := filepath.Join(home, "notebooks")
+	os.MkdirAll(mnt, 0o755)
+	cmd := exec.Command(bin, append([]string{"mount"}, append(args, mnt)...)...)
+	cmd.Env = append(os.Environ(), "HOME="+home, "XDG_DATA_HOME="+filepath.Join(home, "data"), "XDG_CACHE_HOME="+filepath.Join(home, "cache"))
+	var logs bytes.Buffer
+	cmd.Stderr = &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+			exec.Command("fusermount3", "-u", "-z", mnt).Run()
+		}
+	})
+	waitFor(t, "the mount", func() bool { return isMounted(mnt) })
+	return cmd, mnt, &logs
+}
+
+func waitExit(t *testing.T, cmd *exec.Cmd, logs *bytes.Buffer) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("daemon exited with %v\n%s", err, logs)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("daemon did not exit\n%s", logs)
+	}
+}
+
+// The quick start: mount on the embedded store in the XDG data dir, save a
+// notebook, SIGTERM unmounts cleanly, and a second mount finds it again;
+// "notebookfs unmount" ends the daemon too.
+func TestDaemonMountSignalUnmount(t *testing.T) {
+	needFuse(t)
+	bin := buildBinary(t)
+	home := t.TempDir()
+
+	cmd, mnt, logs := startDaemon(t, bin, home)
+	nbPath := filepath.Join(mnt, "owned", config.LocalUser(), "hello.ipynb")
+	mustWrite(t, nbPath, nb("hello"))
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	waitExit(t, cmd, logs)
+	if isMounted(mnt) {
+		t.Fatalf("still mounted after SIGTERM\n%s", logs)
+	}
+	if _, err := os.Stat(filepath.Join(home, "data", "notebookfs", "store.db")); err != nil {
+		t.Errorf("store not in $XDG_DATA_HOME/notebookfs: %v", err)
+	}
+
+	cmd, mnt, logs = startDaemon(t, bin, home, "--read-only")
+	if b := mustRead(t, nbPath); !bytes.Equal(b, nb("hello")) {
+		t.Errorf("after restart: %q", b)
+	}
+	err := os.WriteFile(nbPath, nb("no"), 0o644)
+	wantErrno(t, "write on a read-only mount", err, syscall.EROFS)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if out, err := exec.CommandContext(ctx, bin, "unmount", mnt).CombinedOutput(); err != nil {
+		t.Fatalf("notebookfs unmount: %v\n%s", err, out)
+	}
+	waitExit(t, cmd, logs)
+}
+
+// Bad command lines exit 2 with a message, never a panic.
+func TestDaemonUsageErrors(t *testing.T) {
+	bin := buildBinary(t)
+	for _, args := range [][]string{{}, {"mount"}, {"mount", "a", "b"}, {"mount", "--cache-size", "lots", "/tmp"}, {"frobnicate"}} {
+		cmd := exec.Command(bin, args...)
+		out, err := cmd.CombinedOutput()
+		var ee *exec.ExitError
+		if err == nil || !errorsAs(err, &ee) || ee.ExitCode() != 2 {
+			t.Errorf("notebookfs %v: %v, want exit 2\n%s", args, err, out)
+		}
+		if strings.Contains(string(out), "panic") {
+			t.Errorf("notebookfs %v panicked:\n%s", args, out)
+		}
+	}
+}
+
+func errorsAs(err error, target **exec.ExitError) bool {
+	e, ok := err.(*exec.ExitError)
+	if ok {
+		*target = e
+	}
+	return ok
+}
