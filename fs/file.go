@@ -389,9 +389,8 @@ type handle struct {
 	write bool
 
 	mu       sync.Mutex
-	released bool      // GUARDED_BY(mu)
-	data     []byte    // GUARDED_BY(mu): the version read, shared with the cache
-	version  time.Time // GUARDED_BY(mu)
+	released bool   // GUARDED_BY(mu)
+	data     []byte // GUARDED_BY(mu): the version read, shared with the cache
 }
 
 var _ = (gofs.FileReader)((*handle)(nil))
@@ -414,7 +413,10 @@ func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadRes
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.data == nil || !h.version.Equal(n.nb.Version) {
+	// A handle keeps the version it first read, even when a listing
+	// refresh brings a newer one: a read never mixes two versions
+	// (close-to-open consistency, as NFS).
+	if h.data == nil {
 		if n.nb.ID == "" {
 			return fuse.ReadResultData(nil), 0
 		}
@@ -422,7 +424,7 @@ func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadRes
 		if err != nil {
 			return nil, toErrno(n.dir.root.log, "read", n.dir.path(n.name), err)
 		}
-		h.data, h.version = data, n.nb.Version
+		h.data = data
 	}
 	if off >= int64(len(h.data)) {
 		return fuse.ReadResultData(nil), 0
