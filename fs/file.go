@@ -43,7 +43,6 @@ type fileNode struct {
 var _ = (gofs.NodeGetattrer)((*fileNode)(nil))
 var _ = (gofs.NodeSetattrer)((*fileNode)(nil))
 var _ = (gofs.NodeOpener)((*fileNode)(nil))
-var _ = (gofs.NodeGetxattrer)((*fileNode)(nil))
 
 func (n *fileNode) isScratch() bool {
 	n.mu.Lock()
@@ -137,12 +136,6 @@ func (n *fileNode) getattrLocked(a *fuse.Attr) syscall.Errno {
 	a.SetTimes(&mtime, &mtime, &mtime)
 	n.dir.ownAttr(a)
 	return 0
-}
-
-// Getxattr: system.* and security.* (asked on every write) and all else
-// answer ENODATA without a remote call.
-func (n *fileNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
-	return 0, gofs.ENOATTR
 }
 
 // Setattr truncates; chmod, chown and utimes on notebooks are accepted and
@@ -346,7 +339,7 @@ func (n *fileNode) saveLocked(ctx context.Context, op string) syscall.Errno {
 	defer cancel()
 	var nb remote.Notebook
 	if n.nb.ID == "" {
-		nb, err = r.client.Create(cctx, n.dir.ns, notebookName(n.name), body, size, remote.CreateOptions{})
+		nb, err = r.client.Create(cctx, n.dir.ns, notebookName(n.name), body, size, n.dir.createOptions())
 	} else {
 		nb, err = r.client.Write(cctx, n.dir.ns, n.nb.ID, body, size)
 	}

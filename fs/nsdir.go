@@ -57,7 +57,6 @@ var _ = (gofs.NodeRenamer)((*nsDir)(nil))
 var _ = (gofs.NodeSymlinker)((*nsDir)(nil))
 var _ = (gofs.NodeLinker)((*nsDir)(nil))
 var _ = (gofs.NodeMknoder)((*nsDir)(nil))
-var _ = (gofs.NodeGetxattrer)((*nsDir)(nil))
 
 func newNSDir(r *Root, cat remote.Category, ns string) *nsDir {
 	return &nsDir{
@@ -191,11 +190,6 @@ func (d *nsDir) attr(ctx context.Context, a *fuse.Attr) {
 func (d *nsDir) Setattr(ctx context.Context, f gofs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
 	d.attr(ctx, &out.Attr)
 	return 0
-}
-
-// Getxattr: namespace directories carry no attributes yet.
-func (d *nsDir) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
-	return 0, gofs.ENOATTR
 }
 
 // Readdir lists notebooks, new notebooks not yet uploaded and scratch

@@ -173,7 +173,7 @@ func (d *nsDir) saveScratchAs(ctx context.Context, src *fileNode, newName string
 		if !d.canCreate(ctx) {
 			return syscall.EACCES
 		}
-		nb, err = d.root.client.Create(cctx, d.ns, notebookName(newName), bytes.NewReader(data), int64(len(data)), remote.CreateOptions{})
+		nb, err = d.root.client.Create(cctx, d.ns, notebookName(newName), bytes.NewReader(data), int64(len(data)), d.createOptions())
 	}
 	if err != nil {
 		return toErrno(d.root.log, "rename", op, err)

@@ -53,18 +53,20 @@ const (
 type Root struct {
 	gofs.Inode
 
-	opts     Options
-	client   remote.Client
-	content  *cache.Content
-	log      *logrus.Entry
-	lists    *cache.Meta[string, []remote.Notebook]
-	nsLists  *cache.Meta[remote.Category, []string]
-	scratch  *gofs.LoopbackRoot
-	staging  string
-	started  time.Time
-	userOnce sync.Once
-	user     remote.User
-	userErr  error
+	opts       Options
+	client     remote.Client
+	content    *cache.Content
+	log        *logrus.Entry
+	lists      *cache.Meta[string, []remote.Notebook]
+	nsLists    *cache.Meta[remote.Category, []string]
+	shareLists *cache.Meta[string, []remote.Share] // by notebook id
+	storage    *storageSettings
+	scratch    *gofs.LoopbackRoot
+	staging    string
+	started    time.Time
+	userOnce   sync.Once
+	user       remote.User
+	userErr    error
 
 	cats map[remote.Category]*categoryDir
 }
@@ -111,20 +113,26 @@ func NewRoot(opts Options) (*Root, error) {
 			os.Remove(filepath.Join(staging, e.Name()))
 		}
 	}
+	storage, err := loadStorageSettings(filepath.Join(opts.StateDir, "storage.json"))
+	if err != nil {
+		return nil, fmt.Errorf("fs: %w", err)
+	}
 	var st syscall.Stat_t
 	if err := syscall.Stat(scratch, &st); err != nil {
 		return nil, fmt.Errorf("fs: scratch directory: %w", err)
 	}
 	r := &Root{
-		opts:    opts,
-		client:  opts.Client,
-		content: opts.Content,
-		log:     opts.Log.WithField("component", "fs"),
-		lists:   cache.NewMeta[string, []remote.Notebook](opts.MetadataTTL, opts.NegativeTTL, 4096, nil),
-		nsLists: cache.NewMeta[remote.Category, []string](opts.MetadataTTL, opts.NegativeTTL, 16, nil),
-		staging: staging,
-		started: time.Now(),
-		cats:    map[remote.Category]*categoryDir{},
+		opts:       opts,
+		client:     opts.Client,
+		content:    opts.Content,
+		log:        opts.Log.WithField("component", "fs"),
+		lists:      cache.NewMeta[string, []remote.Notebook](opts.MetadataTTL, opts.NegativeTTL, 4096, nil),
+		nsLists:    cache.NewMeta[remote.Category, []string](opts.MetadataTTL, opts.NegativeTTL, 16, nil),
+		shareLists: cache.NewMeta[string, []remote.Share](opts.MetadataTTL, opts.NegativeTTL, 4096, nil),
+		staging:    staging,
+		storage:    storage,
+		started:    time.Now(),
+		cats:       map[remote.Category]*categoryDir{},
 	}
 	// Scratch nodes are go-fuse loopback nodes rooted at our root, so their
 	// tree path "owned/alice/.x.swp" maps to scratch/owned/alice/.x.swp.

@@ -48,7 +48,7 @@ func corpusFiles(t *testing.T) []string {
 // notebooks lists the user's notebooks straight from the store.
 func (e *env) notebooks() map[string]remote.Notebook {
 	e.t.Helper()
-	nbs, err := e.client().List(context.Background(), remote.Owned, user)
+	nbs, err := e.client().List(context.Background(), remote.Owned, e.user)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -74,7 +74,7 @@ func (e *env) notebook(name string) remote.Notebook {
 // storeBytes reads a notebook's latest content straight from the store.
 func (e *env) storeBytes(id string) []byte {
 	e.t.Helper()
-	c, err := e.client().Read(context.Background(), user, id, time.Time{})
+	c, err := e.client().Read(context.Background(), e.user, id, time.Time{})
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -88,7 +88,7 @@ func (e *env) storeBytes(id string) []byte {
 
 func (e *env) versions(id string) []remote.Version {
 	e.t.Helper()
-	v, err := e.client().Versions(context.Background(), user, id)
+	v, err := e.client().Versions(context.Background(), e.user, id)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -98,7 +98,7 @@ func (e *env) versions(id string) []remote.Version {
 // put creates a notebook directly in the store (as another client would).
 func (e *env) put(name string, data []byte) remote.Notebook {
 	e.t.Helper()
-	nb, err := e.client().Create(context.Background(), user, name, bytes.NewReader(data), int64(len(data)), remote.CreateOptions{})
+	nb, err := e.client().Create(context.Background(), e.user, name, bytes.NewReader(data), int64(len(data)), remote.CreateOptions{})
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -27,6 +27,7 @@ const user = "alice"
 // env is one mounted notebookfs over a fresh store.
 type env struct {
 	t        *testing.T
+	user     string // the mounting user
 	dir      string // mountpoint
 	storeDir string
 	stateDir string
@@ -70,6 +71,7 @@ func mount(t *testing.T, o envOptions) *env {
 	base := t.TempDir()
 	e := &env{
 		t:        t,
+		user:     user,
 		dir:      filepath.Join(base, "mnt"),
 		storeDir: filepath.Join(base, "store"),
 		stateDir: filepath.Join(base, "state"),
@@ -101,7 +103,7 @@ func mount(t *testing.T, o envOptions) *env {
 func (e *env) mountFS() {
 	t := e.t
 	t.Helper()
-	e.count = remotetest.NewCounting(e.store.As(user))
+	e.count = remotetest.NewCounting(e.store.As(e.user))
 	root, err := fs.NewRoot(fs.Options{
 		Client:      e.count,
 		Content:     cache.NewContent(e.opts.cacheSize),
@@ -150,11 +152,32 @@ func (e *env) remount() {
 
 // ns is the path of the user's own namespace directory.
 func (e *env) ns(parts ...string) string {
-	return filepath.Join(append([]string{e.dir, "owned", user}, parts...)...)
+	return filepath.Join(append([]string{e.dir, "owned", e.user}, parts...)...)
 }
 
 // client is the store seen by the user, without counting.
-func (e *env) client() remote.Client { return e.store.As(user) }
+func (e *env) client() remote.Client { return e.store.As(e.user) }
+
+// mountAs mounts the same store a second time as another user (who must
+// exist), with its own mountpoint and state.
+func (e *env) mountAs(name string) *env {
+	t := e.t
+	t.Helper()
+	base := t.TempDir()
+	o := &env{t: t, user: name, store: e.store, opts: e.opts,
+		dir: filepath.Join(base, "mnt"), stateDir: filepath.Join(base, "state")}
+	if err := os.Mkdir(o.dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	o.mountFS()
+	t.Cleanup(o.unmount)
+	return o
+}
+
+// path is a path under the mountpoint.
+func (e *env) path(parts ...string) string {
+	return filepath.Join(append([]string{e.dir}, parts...)...)
+}
 
 func testLog(t *testing.T) *logrus.Entry {
 	l := logrus.New()
