@@ -62,6 +62,7 @@ func (n *fileNode) markGone() {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.gone, n.dirty = true, false
+	n.dir.root.nodes.unbind(n.nb.ID, n)
 }
 
 // refresh takes new listing metadata for the notebook this node shows.
@@ -112,6 +113,7 @@ func (n *fileNode) getattrLocked(a *fuse.Attr) syscall.Errno {
 			return toErrno(n.dir.root.log, "getattr", n.dir.path(n.name), err)
 		}
 		a.FromStat(&st)
+		a.Ino = 0 // the node's own stable ino, which the bridge fills in
 		n.dir.ownAttr(a)
 		return 0
 	}
@@ -349,6 +351,7 @@ func (n *fileNode) saveLocked(ctx context.Context, op string) syscall.Errno {
 	created := n.nb.ID == ""
 	n.nb, n.dirty = nb, false
 	if created {
+		r.nodes.bind(nb.ID, n)
 		n.dir.mu.Lock()
 		if n.dir.pending[n.name] == n {
 			delete(n.dir.pending, n.name)

@@ -47,6 +47,11 @@ func Mount(dir string, root *Root, mo MountOptions) (*fuse.Server, io.Closer, er
 			// open(O_TRUNC) arrives as one OPEN, not SETATTR + OPEN, so an
 			// overwrite is one upload and never an empty version first.
 			ExtraCapabilities: fuse.CAP_ATOMIC_O_TRUNC,
+			// go-fuse's loopback files (our scratch files) would use kernel
+			// passthrough, and the kernel refuses a passthrough open (EIO)
+			// of an inode that has a non-passthrough open: a notebook
+			// renamed to a backup name while still open is exactly that.
+			DisabledCapabilities: fuse.CAP_PASSTHROUGH,
 		},
 	}
 	if mo.PanicHandler != nil {

@@ -263,17 +263,12 @@ func (d *nsDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*g
 // notebookNode returns the one live node of a notebook, refreshing its
 // metadata from the listing unless it has unsaved writes.
 func (d *nsDir) notebookNode(ctx context.Context, file string, nb remote.Notebook) *fileNode {
-	if ch := d.GetChild(file); ch != nil {
-		if n, ok := ch.Operations().(*fileNode); ok && n.refresh(file, nb) {
-			return n
-		}
+	if n := d.root.nodes.get(nb.ID); n != nil && n.dir == d && n.refresh(file, nb) {
+		return n
 	}
 	n := &fileNode{dir: d, name: file, nb: nb}
-	ch := d.NewInode(ctx, n, gofs.StableAttr{Mode: syscall.S_IFREG, Ino: stableIno(nb.ID)})
-	if live, ok := ch.Operations().(*fileNode); ok && live != n {
-		live.refresh(file, nb)
-		return live
-	}
+	d.NewInode(ctx, n, gofs.StableAttr{Mode: syscall.S_IFREG, Ino: d.root.nodes.claimIno(nb.ID, n)})
+	d.root.nodes.bind(nb.ID, n)
 	return n
 }
 
@@ -283,22 +278,34 @@ func (d *nsDir) lookupScratch(ctx context.Context, name string, out *fuse.EntryO
 		return nil, toErrno(d.root.log, "lookup", d.path(name), err)
 	}
 	out.Attr.FromStat(&st)
-	return d.scratchInode(ctx, name, &st), 0
+	ch := d.scratchInode(ctx, name, &st)
+	if st.Mode&syscall.S_IFMT == syscall.S_IFREG {
+		out.Attr.Ino = 0 // an automatic number, filled in by the bridge
+	}
+	return ch, 0
 }
 
 // scratchInode wraps a scratch entry: regular files are fileNodes (so a
 // rename onto a notebook name can turn them into a save), directories and
 // symlinks are plain go-fuse loopback nodes.
+//
+// Local inode numbers are reused as soon as a file is deleted (every
+// "sed -i" temp file gets the number of the previous one), and go-fuse
+// dedupes nodes by (mode, ino, gen): a reused number would resolve to a
+// node that has since become a notebook. So scratch files take automatic
+// numbers (they never have a second name), and directories and symlinks
+// carry their ctime as the generation, as go-fuse's loopback does with
+// birth times.
 func (d *nsDir) scratchInode(ctx context.Context, name string, st *syscall.Stat_t) *gofs.Inode {
-	attr := gofs.StableAttr{Mode: st.Mode & syscall.S_IFMT, Ino: st.Ino}
 	if st.Mode&syscall.S_IFMT == syscall.S_IFREG {
 		if ch := d.GetChild(name); ch != nil {
-			if n, ok := ch.Operations().(*fileNode); ok && n.isScratch() && ch.StableAttr().Ino == st.Ino {
+			if n, ok := ch.Operations().(*fileNode); ok && n.isScratch() {
 				return ch
 			}
 		}
-		return d.NewInode(ctx, &fileNode{dir: d, name: name, scratch: true}, attr)
+		return d.NewInode(ctx, &fileNode{dir: d, name: name, scratch: true}, gofs.StableAttr{Mode: syscall.S_IFREG})
 	}
+	attr := gofs.StableAttr{Mode: st.Mode & syscall.S_IFMT, Ino: st.Ino, Gen: uint64(st.Ctim.Nano())}
 	return d.NewInode(ctx, &gofs.LoopbackNode{RootData: d.root.scratch}, attr)
 }
 
@@ -361,15 +368,12 @@ func (d *nsDir) Create(ctx context.Context, name string, flags uint32, mode uint
 
 	attr := gofs.StableAttr{Mode: syscall.S_IFREG}
 	if n.nb.ID != "" {
-		attr.Ino = stableIno(n.nb.ID)
+		// Rebound to a moved-away notebook, whose backup node may still
+		// hold the stable ino: claimIno then gives 0, a fresh number.
+		attr.Ino = d.root.nodes.claimIno(n.nb.ID, n)
+		d.root.nodes.bind(n.nb.ID, n)
 	}
 	ch := d.NewInode(ctx, n, attr)
-	if live, ok := ch.Operations().(*fileNode); ok && live != n {
-		// The moved-away node is still live (the backup is open): take its
-		// inode over under the old name.
-		live.refresh(name, n.nb)
-		n = live
-	}
 	fh, fflags, errno := n.openNew(ctx, flags)
 	if errno != 0 {
 		d.mu.Lock()
@@ -394,8 +398,9 @@ func (d *nsDir) createScratch(ctx context.Context, name string, flags uint32, mo
 		f.Close()
 		return nil, nil, 0, toErrno(d.root.log, "create", d.path(name), err)
 	}
-	ch := d.NewInode(ctx, &fileNode{dir: d, name: name, scratch: true}, gofs.StableAttr{Mode: syscall.S_IFREG, Ino: st.Ino})
+	ch := d.NewInode(ctx, &fileNode{dir: d, name: name, scratch: true}, gofs.StableAttr{Mode: syscall.S_IFREG})
 	out.Attr.FromStat(&st)
+	out.Attr.Ino = 0
 	d.ownAttr(&out.Attr)
 	return ch, gofs.NewLoopbackFileFromOS(f), 0, 0
 }

@@ -198,6 +198,7 @@ func (d *nsDir) saveScratchAs(ctx context.Context, src *fileNode, newName string
 	}
 	d.replaceTargetNode(newName, src)
 	src.scratch, src.nb, src.dirty = false, nb, false
+	d.root.nodes.bind(nb.ID, src)
 	src.dropStagedLocked()
 	d.upsert(nb)
 	if d.root.content != nil {
@@ -259,6 +260,7 @@ func (d *nsDir) moveAway(ctx context.Context, src *fileNode, newName string, fla
 		// Keep the content to recognise an unchanged backup renamed back.
 		d.root.content.Add(cacheKey(src.nb), data)
 	}
+	d.root.nodes.unbind(src.nb.ID, src)
 	src.scratch, src.dirty, src.nb = true, false, remote.Notebook{}
 	src.dropStagedLocked()
 	return 0
@@ -334,7 +336,9 @@ func (d *nsDir) renameNotebook(ctx context.Context, src *fileNode, newName strin
 	}
 	d.mu.Unlock()
 	d.replaceTargetNode(newName, src)
+	d.root.nodes.unbind(src.nb.ID, src)
 	src.nb, src.dirty = nb, false
+	d.root.nodes.bind(nb.ID, src)
 	src.dropStagedLocked()
 	d.upsert(nb)
 	if d.root.content != nil {

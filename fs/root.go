@@ -61,6 +61,7 @@ type Root struct {
 	nsLists    *cache.Meta[remote.Category, []string]
 	shareLists *cache.Meta[string, []remote.Share] // by notebook id
 	storage    *storageSettings
+	nodes      *nodeRegistry
 	scratch    *gofs.LoopbackRoot
 	staging    string
 	started    time.Time
@@ -131,6 +132,7 @@ func NewRoot(opts Options) (*Root, error) {
 		shareLists: cache.NewMeta[string, []remote.Share](opts.MetadataTTL, opts.NegativeTTL, 4096, nil),
 		staging:    staging,
 		storage:    storage,
+		nodes:      newNodeRegistry(),
 		started:    time.Now(),
 		cats:       map[remote.Category]*categoryDir{},
 	}

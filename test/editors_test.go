@@ -178,3 +178,44 @@ func TestJupyterStyleSave(t *testing.T) {
 	}
 	checkSaved(t, e, "x", id, 2, nb("two"))
 }
+
+// The backup kept open while the new file is written (an editor still
+// reading it): two files, two inodes, each with its own size and content.
+func TestVimStyleSaveWithBackupOpen(t *testing.T) {
+	e := mount(t, envOptions{})
+	mustWrite(t, e.ns("x.ipynb"), nb("one"))
+	id := e.notebook("x").ID
+	held, err := os.Open(e.ns("x.ipynb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	if err := os.Rename(e.ns("x.ipynb"), e.ns("x.ipynb~")); err != nil {
+		t.Fatal(err)
+	}
+	longer := nb("two, and longer than one")
+	mustWrite(t, e.ns("x.ipynb"), longer)
+	fiNew, err1 := os.Stat(e.ns("x.ipynb"))
+	fiOld, err2 := os.Stat(e.ns("x.ipynb~"))
+	if err1 != nil || err2 != nil {
+		t.Fatal(err1, err2)
+	}
+	if os.SameFile(fiNew, fiOld) {
+		t.Errorf("x.ipynb and its backup are the same inode")
+	}
+	if fiNew.Size() != int64(len(longer)) || fiOld.Size() != int64(len(nb("one"))) {
+		t.Errorf("sizes: new %d (want %d), backup %d (want %d)", fiNew.Size(), len(longer), fiOld.Size(), len(nb("one")))
+	}
+	if b := mustRead(t, e.ns("x.ipynb~")); !bytes.Equal(b, nb("one")) {
+		t.Errorf("backup reads %q", b)
+	}
+	buf := make([]byte, 4096)
+	k, _ := held.ReadAt(buf, 0)
+	if !bytes.Equal(buf[:k], nb("one")) {
+		t.Errorf("the descriptor held across the rename reads %q", buf[:k])
+	}
+	if err := os.Remove(e.ns("x.ipynb~")); err != nil {
+		t.Fatal(err)
+	}
+	checkSaved(t, e, "x", id, 2, longer)
+}
