@@ -298,27 +298,31 @@ func (n *fileNode) dropStagedLocked() {
 func (n *fileNode) loadLocked(ctx context.Context) ([]byte, error) {
 	r := n.dir.root
 	ns, id, version := n.dir.ns, n.nb.ID, n.nb.Version
-	load := func(ctx context.Context) ([]byte, error) {
-		cctx, cancel := r.callCtx(ctx)
-		defer cancel()
-		c, err := r.client.Read(cctx, ns, id, time.Time{})
-		if err != nil {
-			return nil, err
-		}
-		defer c.Close()
-		data, err := io.ReadAll(c)
-		if err != nil {
-			return nil, fmt.Errorf("reading %s/%s: %w", ns, id, err)
-		}
-		if int64(len(data)) != c.Size {
-			return nil, fmt.Errorf("reading %s/%s: got %d of %d bytes", ns, id, len(data), c.Size)
-		}
-		return data, nil
-	}
+	load := func(ctx context.Context) ([]byte, error) { return readAll(ctx, r, ns, id, time.Time{}) }
 	if r.content == nil {
 		return load(ctx)
 	}
 	return r.content.GetOrLoad(ctx, cache.NewKey(id, version), load)
+}
+
+// readAll downloads a notebook's bytes (latest when at is zero) under the
+// call deadline, checking the length against what the remote announced.
+func readAll(ctx context.Context, r *Root, ns, id string, at time.Time) ([]byte, error) {
+	cctx, cancel := r.callCtx(ctx)
+	defer cancel()
+	c, err := r.client.Read(cctx, ns, id, at)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	data, err := io.ReadAll(c)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s/%s: %w", ns, id, err)
+	}
+	if int64(len(data)) != c.Size {
+		return nil, fmt.Errorf("reading %s/%s: got %d of %d bytes", ns, id, len(data), c.Size)
+	}
+	return data, nil
 }
 
 // cacheKey is the content cache's key of a notebook's current version.

@@ -37,6 +37,9 @@ type nsDir struct {
 	// names is the file-name view of the cached listing of namesAt.
 	names   map[string]remote.Notebook // GUARDED_BY(mu)
 	namesAt time.Time                  // GUARDED_BY(mu)
+
+	versions     *versionsDir // the .versions history, made on first lookup
+	versionsOnce sync.Once
 }
 
 type movedAway struct {
@@ -146,8 +149,10 @@ func (d *nsDir) editList(f func([]remote.Notebook) []remote.Notebook) {
 	d.names = nil
 }
 
-// upsert puts nb into the cached listing, replacing an entry of its id.
+// upsert puts nb into the cached listing, replacing an entry of its id;
+// its cached version list is stale from now on.
 func (d *nsDir) upsert(nb remote.Notebook) {
+	d.root.versionLists.Invalidate(nb.ID)
 	d.editList(func(l []remote.Notebook) []remote.Notebook {
 		for i := range l {
 			if l[i].ID == nb.ID {
@@ -207,6 +212,7 @@ func (d *nsDir) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
 			ents = append(ents, e)
 		}
 	}
+	add(fuse.DirEntry{Name: versionsDirName, Mode: syscall.S_IFDIR})
 	for file, nb := range names {
 		add(fuse.DirEntry{Name: file, Mode: syscall.S_IFREG, Ino: stableIno(nb.ID)})
 	}
@@ -237,6 +243,10 @@ func modeType(m os.FileMode) uint32 {
 
 // Lookup finds a notebook (listing or pending) or a scratch entry.
 func (d *nsDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	if name == versionsDirName {
+		d.root.dirAttr(&out.Attr, 0o555)
+		return d.versionsDir(ctx).EmbeddedInode(), 0
+	}
 	d.mu.Lock()
 	p := d.pending[name]
 	d.mu.Unlock()
@@ -258,6 +268,15 @@ func (d *nsDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*g
 		return nil, syscall.ENOENT
 	}
 	return d.lookupScratch(ctx, name, out)
+}
+
+// versionsDir is the namespace's .versions directory, one per nsDir.
+func (d *nsDir) versionsDir(ctx context.Context) *versionsDir {
+	d.versionsOnce.Do(func() {
+		d.versions = &versionsDir{ns: d}
+		d.NewPersistentInode(ctx, d.versions, gofs.StableAttr{Mode: syscall.S_IFDIR, Ino: stableIno("versions/" + d.key)})
+	})
+	return d.versions
 }
 
 // notebookNode returns the one live node of a notebook, refreshing its
@@ -315,6 +334,9 @@ func (d *nsDir) ensureScratchDir() error {
 
 // Create makes a new notebook (uploaded on close) or a scratch file.
 func (d *nsDir) Create(ctx context.Context, name string, flags uint32, mode uint32, out *fuse.EntryOut) (*gofs.Inode, gofs.FileHandle, uint32, syscall.Errno) {
+	if name == versionsDirName {
+		return nil, nil, 0, syscall.EEXIST
+	}
 	if !isNotebookName(name) {
 		return d.createScratch(ctx, name, flags, mode, out)
 	}
@@ -411,6 +433,9 @@ func (d *nsDir) ownAttr(a *fuse.Attr) { a.Uid, a.Gid = d.root.opts.UID, d.root.o
 // Mkdir makes a scratch directory (e.g. .ipynb_checkpoints); a directory
 // cannot take a notebook's name.
 func (d *nsDir) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	if name == versionsDirName {
+		return nil, syscall.EEXIST
+	}
 	if isNotebookName(name) {
 		return nil, syscall.EPERM
 	}
@@ -425,6 +450,9 @@ func (d *nsDir) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.E
 
 // Rmdir removes a scratch directory.
 func (d *nsDir) Rmdir(ctx context.Context, name string) syscall.Errno {
+	if name == versionsDirName {
+		return syscall.EROFS
+	}
 	if isNotebookName(name) {
 		return syscall.ENOTDIR
 	}
@@ -434,7 +462,7 @@ func (d *nsDir) Rmdir(ctx context.Context, name string) syscall.Errno {
 // Symlink makes a scratch symlink (emacs lock files); notebooks cannot be
 // symlinks.
 func (d *nsDir) Symlink(ctx context.Context, target, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
-	if isNotebookName(name) {
+	if isNotebookName(name) || name == versionsDirName {
 		return nil, syscall.EPERM
 	}
 	if err := d.ensureScratchDir(); err != nil {
@@ -460,6 +488,9 @@ func (d *nsDir) Mknod(ctx context.Context, name string, mode, dev uint32, out *f
 // file. Removing an editor's backup of a moved-away notebook that was not
 // written again deletes that notebook.
 func (d *nsDir) Unlink(ctx context.Context, name string) syscall.Errno {
+	if name == versionsDirName {
+		return syscall.EISDIR
+	}
 	d.mu.Lock()
 	if p := d.pending[name]; p != nil {
 		delete(d.pending, name)

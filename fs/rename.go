@@ -36,6 +36,9 @@ func (d *nsDir) Rename(ctx context.Context, name string, newParent gofs.InodeEmb
 	if name == newName {
 		return 0
 	}
+	if name == versionsDirName || newName == versionsDirName {
+		return syscall.EROFS
+	}
 	ch := d.GetChild(name)
 	if ch == nil {
 		return syscall.ENOENT

@@ -53,21 +53,22 @@ const (
 type Root struct {
 	gofs.Inode
 
-	opts       Options
-	client     remote.Client
-	content    *cache.Content
-	log        *logrus.Entry
-	lists      *cache.Meta[string, []remote.Notebook]
-	nsLists    *cache.Meta[remote.Category, []string]
-	shareLists *cache.Meta[string, []remote.Share] // by notebook id
-	storage    *storageSettings
-	nodes      *nodeRegistry
-	scratch    *gofs.LoopbackRoot
-	staging    string
-	started    time.Time
-	userOnce   sync.Once
-	user       remote.User
-	userErr    error
+	opts         Options
+	client       remote.Client
+	content      *cache.Content
+	log          *logrus.Entry
+	lists        *cache.Meta[string, []remote.Notebook]
+	nsLists      *cache.Meta[remote.Category, []string]
+	shareLists   *cache.Meta[string, []remote.Share]   // by notebook id
+	versionLists *cache.Meta[string, []remote.Version] // by notebook id
+	storage      *storageSettings
+	nodes        *nodeRegistry
+	scratch      *gofs.LoopbackRoot
+	staging      string
+	started      time.Time
+	userOnce     sync.Once
+	user         remote.User
+	userErr      error
 
 	cats map[remote.Category]*categoryDir
 }
@@ -123,18 +124,19 @@ func NewRoot(opts Options) (*Root, error) {
 		return nil, fmt.Errorf("fs: scratch directory: %w", err)
 	}
 	r := &Root{
-		opts:       opts,
-		client:     opts.Client,
-		content:    opts.Content,
-		log:        opts.Log.WithField("component", "fs"),
-		lists:      cache.NewMeta[string, []remote.Notebook](opts.MetadataTTL, opts.NegativeTTL, 4096, nil),
-		nsLists:    cache.NewMeta[remote.Category, []string](opts.MetadataTTL, opts.NegativeTTL, 16, nil),
-		shareLists: cache.NewMeta[string, []remote.Share](opts.MetadataTTL, opts.NegativeTTL, 4096, nil),
-		staging:    staging,
-		storage:    storage,
-		nodes:      newNodeRegistry(),
-		started:    time.Now(),
-		cats:       map[remote.Category]*categoryDir{},
+		opts:         opts,
+		client:       opts.Client,
+		content:      opts.Content,
+		log:          opts.Log.WithField("component", "fs"),
+		lists:        cache.NewMeta[string, []remote.Notebook](opts.MetadataTTL, opts.NegativeTTL, 4096, nil),
+		nsLists:      cache.NewMeta[remote.Category, []string](opts.MetadataTTL, opts.NegativeTTL, 16, nil),
+		shareLists:   cache.NewMeta[string, []remote.Share](opts.MetadataTTL, opts.NegativeTTL, 4096, nil),
+		versionLists: cache.NewMeta[string, []remote.Version](opts.MetadataTTL, opts.NegativeTTL, 4096, nil),
+		staging:      staging,
+		storage:      storage,
+		nodes:        newNodeRegistry(),
+		started:      time.Now(),
+		cats:         map[remote.Category]*categoryDir{},
 	}
 	// Scratch nodes are go-fuse loopback nodes rooted at our root, so their
 	// tree path "owned/alice/.x.swp" maps to scratch/owned/alice/.x.swp.

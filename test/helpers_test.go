@@ -105,6 +105,8 @@ func (e *env) put(name string, data []byte) remote.Notebook {
 	return nb
 }
 
+// readDir lists a directory, leaving out the .versions history
+// directory that every namespace has (TestVersionsDirectory covers it).
 func readDir(t *testing.T, dir string) []string {
 	t.Helper()
 	ents, err := os.ReadDir(dir)
@@ -113,7 +115,9 @@ func readDir(t *testing.T, dir string) []string {
 	}
 	var names []string
 	for _, e := range ents {
-		names = append(names, e.Name())
+		if e.Name() != ".versions" {
+			names = append(names, e.Name())
+		}
 	}
 	return names
 }
