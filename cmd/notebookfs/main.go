@@ -13,6 +13,8 @@ const usage = `notebookfs: TileDB Cloud notebooks as a local folder
 Usage:
   notebookfs mount [flags] MOUNTPOINT   mount and serve until unmounted (Ctrl-C unmounts)
   notebookfs unmount MOUNTPOINT         unmount a running mount
+  notebookfs serve --data DIR [flags]   serve the TileDB Cloud API over a local store (for tests)
+  notebookfs user add|token --data DIR NAME   add a user of that store, or issue a token
 
 Run 'notebookfs COMMAND -h' for a command's flags.
 `
@@ -28,6 +30,10 @@ func main() {
 		err = runMount(os.Args[2:])
 	case "unmount", "umount":
 		err = runUnmount(os.Args[2:])
+	case "serve":
+		err = runServe(os.Args[2:])
+	case "user":
+		err = runUser(os.Args[2:])
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 		return

@@ -16,7 +16,6 @@ import (
 	"notebookfs/cache"
 	"notebookfs/config"
 	"notebookfs/fs"
-	"notebookfs/remote/local"
 )
 
 // parseInterspersed lets flags come after the positional arguments too
@@ -43,16 +42,20 @@ func runMount(args []string) error {
 		fmt.Fprint(set.Output(), `Usage: notebookfs mount [flags] MOUNTPOINT
 
 Mounts your notebooks at MOUNTPOINT and serves them until unmounted
-(notebookfs unmount MOUNTPOINT, fusermount3 -u, or Ctrl-C).
+(notebookfs unmount MOUNTPOINT, fusermount3 -u, or Ctrl-C). With TileDB
+credentials (TILEDB_REST_TOKEN, or ~/.tiledb/cloud.json) it mounts TileDB
+Cloud; without, the embedded local store.
 
-Example:
+Examples:
   mkdir -p ~/notebooks && notebookfs mount ~/notebooks
+  TILEDB_REST_TOKEN=... notebookfs mount --remote http://127.0.0.1:8080 ~/notebooks
 
 Flags:
 `)
 		set.PrintDefaults()
 	}
-	set.StringVar(&cfg.StoreDir, "store", cfg.StoreDir, "directory of the embedded notebook store")
+	remoteURL := set.String("remote", "", "TileDB Cloud (or notebookfs serve) URL, e.g. https://api.tiledb.com; token from TILEDB_REST_TOKEN or ~/.tiledb/cloud.json")
+	set.StringVar(&cfg.StoreDir, "store", cfg.StoreDir, "directory of the embedded notebook store (used when no TileDB credentials are configured)")
 	set.StringVar(&cfg.CacheDir, "cache-dir", cfg.CacheDir, "directory for local state (scratch files, staged copies)")
 	cacheSize := set.String("cache-size", fmt.Sprint(cfg.CacheSize), "content cache size in bytes (suffixes K, M, G); 0 turns it off")
 	set.DurationVar(&cfg.MetadataTTL, "metadata-ttl", cfg.MetadataTTL, "how long listings and attributes are trusted")
@@ -85,17 +88,13 @@ Flags:
 	logger.SetLevel(level)
 	log := logrus.NewEntry(logger)
 
-	store, err := local.Open(cfg.StoreDir, log.WithField("component", "store"))
+	be, err := openBackend(context.Background(), cfg, *remoteURL, log)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
-	ctx := context.Background()
-	if err := store.EnsureUser(ctx, cfg.User); err != nil {
-		return fmt.Errorf("embedded store: %w", err)
-	}
+	defer be.close()
 	root, err := fs.NewRoot(fs.Options{
-		Client:      store.As(cfg.User),
+		Client:      be.client,
 		Content:     cache.NewContent(cfg.CacheSize),
 		Log:         log,
 		StateDir:    cfg.StateDir(),
@@ -108,12 +107,12 @@ Flags:
 	if err != nil {
 		return err
 	}
-	server, logw, err := fs.Mount(cfg.Mountpoint, root, fs.MountOptions{FsName: "notebookfs:" + cfg.StoreDir, Debug: cfg.FuseDebug})
+	server, logw, err := fs.Mount(cfg.Mountpoint, root, fs.MountOptions{FsName: "notebookfs:" + be.name, Debug: cfg.FuseDebug})
 	if err != nil {
 		return err
 	}
 	defer logw.Close()
-	log.WithField("store", cfg.StoreDir).WithField("user", cfg.User).Infof("serving %s; Ctrl-C or 'notebookfs unmount %s' to stop", cfg.Mountpoint, cfg.Mountpoint)
+	log.Infof("serving %s; Ctrl-C or 'notebookfs unmount %s' to stop", cfg.Mountpoint, cfg.Mountpoint)
 
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)

@@ -1,0 +1,154 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	stdlog "log"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"notebookfs/remote/local"
+	"notebookfs/remote/server"
+)
+
+// shutdownGrace is how long in-flight requests get after SIGINT/SIGTERM.
+const shutdownGrace = 10 * time.Second
+
+func runServe(args []string) error {
+	set := flag.NewFlagSet("serve", flag.ContinueOnError)
+	set.Usage = func() {
+		fmt.Fprint(set.Output(), `Usage: notebookfs serve --data DIR [flags]
+
+Serves the TileDB Cloud REST API subset over the local store in DIR, for
+the users made with 'notebookfs user add'. Runs until SIGINT or SIGTERM.
+Prints "listening on http://ADDR" to stderr once listening (with port 0,
+the port chosen).
+
+Example:
+  notebookfs user add --data /tmp/nb alice > alice.token
+  notebookfs serve --data /tmp/nb --listen 127.0.0.1:8181 &
+  curl -H "X-TILEDB-REST-API-KEY: $(cat alice.token)" http://127.0.0.1:8181/v1/user
+
+Flags:
+`)
+		set.PrintDefaults()
+	}
+	listen := set.String("listen", "127.0.0.1:8181", "address to listen on (host:port; port 0 picks one)")
+	data := set.String("data", "", "directory of the store (created if missing; required)")
+	allowRemote := set.Bool("allow-remote", false, "allow a non-loopback listen address (plain HTTP: tokens travel in the clear)")
+	faultRate := set.Float64("fault-rate", 0, "fraction of API requests to fail (503 or dropped connection), for tests")
+	latency := set.Duration("latency", 0, "delay added before every API request, for tests")
+	seed := set.Int64("seed", 0, "seed of the fault injection (0: from the clock)")
+	logLevel := set.String("log-level", "info", "log level: trace, debug (one line per request), info, warn, error")
+	pos, err := parseInterspersed(set, args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return usageError{err.Error()}
+	}
+	switch {
+	case len(pos) != 0:
+		set.Usage()
+		return usageError{fmt.Sprintf("unexpected argument %q", pos[0])}
+	case *data == "":
+		set.Usage()
+		return usageError{"--data DIR is required"}
+	case *faultRate < 0 || *faultRate > 1:
+		return usageError{fmt.Sprintf("--fault-rate %v: want a number from 0 to 1", *faultRate)}
+	case *latency < 0:
+		return usageError{fmt.Sprintf("--latency %v: want a duration of 0 or more", *latency)}
+	}
+	level, err := logrus.ParseLevel(*logLevel)
+	if err != nil {
+		return usageError{fmt.Sprintf("--log-level %q: want trace, debug, info, warn or error", *logLevel)}
+	}
+	if err := checkListen(*listen, *allowRemote); err != nil {
+		return err
+	}
+	if *seed == 0 {
+		*seed = time.Now().UnixNano()
+	}
+
+	logger := logrus.New()
+	logger.SetOutput(os.Stderr)
+	logger.SetLevel(level)
+	log := logrus.NewEntry(logger)
+
+	store, err := local.Open(*data, log.WithField("component", "store"))
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	handler := server.New(store, server.Options{
+		Log:       log.WithField("component", "server"),
+		FaultRate: *faultRate,
+		Latency:   *latency,
+		Seed:      *seed,
+	})
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          newStdLogger(log.WithField("component", "http")),
+	}
+	// Tests parse this line: keep its form.
+	fmt.Fprintf(os.Stderr, "listening on http://%s\n", ln.Addr())
+	log.WithFields(logrus.Fields{"data": *data, "fault_rate": *faultRate, "latency": *latency}).Info("serving")
+
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ln) }()
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	select {
+	case err := <-done:
+		return err
+	case sig := <-sigs:
+		log.WithField("signal", sig.String()).Info("shutting down")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		log.WithError(err).Warn("requests still running at shutdown were cut")
+		srv.Close()
+	}
+	<-done
+	log.Info("stopped")
+	return nil
+}
+
+// checkListen refuses a non-loopback address unless allowed: the API is
+// plain HTTP and every request carries a token.
+func checkListen(addr string, allowRemote bool) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return usageError{fmt.Sprintf("--listen %q: %v", addr, err)}
+	}
+	if allowRemote || host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return usageError{fmt.Sprintf("--listen %q is not a loopback address: tokens would cross the network in plain HTTP; "+
+		"use 127.0.0.1 or pass --allow-remote", addr)}
+}
+
+// newStdLogger routes net/http's own messages (bad requests, panics) to
+// log at warn level.
+func newStdLogger(log *logrus.Entry) *stdlog.Logger {
+	return stdlog.New(log.WriterLevel(logrus.WarnLevel), "", 0)
+}
