@@ -4,6 +4,7 @@ package test
 
 import (
 	"context"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,12 +14,15 @@ import (
 
 	"github.com/hanwen/go-fuse/v2/fuse"
 	"github.com/sirupsen/logrus"
+	"github.com/sirupsen/logrus/hooks/test"
 
 	"notebookfs/cache"
 	"notebookfs/fs"
 	"notebookfs/remote"
+	"notebookfs/remote/cloud"
 	"notebookfs/remote/local"
 	"notebookfs/remote/remotetest"
+	"notebookfs/remote/server"
 )
 
 // user is the mounting user of the tests' embedded store.
@@ -36,6 +40,8 @@ type env struct {
 	server   *fuse.Server
 	logw     interface{ Close() error }
 	opts     envOptions
+	url      string     // remote: the server's base URL
+	logs     *test.Hook // every log entry of the mount
 }
 
 type envOptions struct {
@@ -44,6 +50,12 @@ type envOptions struct {
 	readOnly  bool
 	// setup runs on the store before the first mount (users, orgs, shares).
 	setup func(t *testing.T, s *local.Store)
+	// remote mounts through the TileDB Cloud client and an in-process
+	// "notebookfs serve" over the store, instead of the store directly.
+	remote    bool
+	faultRate float64
+	latency   time.Duration
+	token     string // remote only: use this token instead of a fresh one
 }
 
 // needFuse skips when the machine cannot mount.
@@ -92,6 +104,9 @@ func mount(t *testing.T, o envOptions) *env {
 	if o.setup != nil {
 		o.setup(t, store)
 	}
+	if o.remote {
+		e.url = serveStore(t, store, server.Options{FaultRate: o.faultRate, Latency: o.latency, Seed: 1})
+	}
 	e.mountFS()
 	t.Cleanup(func() {
 		e.unmount()
@@ -103,11 +118,17 @@ func mount(t *testing.T, o envOptions) *env {
 func (e *env) mountFS() {
 	t := e.t
 	t.Helper()
-	e.count = remotetest.NewCounting(e.store.As(e.user))
+	var client remote.Client = e.store.As(e.user)
+	if e.url != "" {
+		client = cloudClient(t, e.store, e.url, e.user, e.opts.token)
+	}
+	e.count = remotetest.NewCounting(client)
+	log := testLog(t)
+	e.logs = test.NewLocal(log.Logger)
 	root, err := fs.NewRoot(fs.Options{
 		Client:      e.count,
 		Content:     cache.NewContent(e.opts.cacheSize),
-		Log:         testLog(t),
+		Log:         log,
 		StateDir:    e.stateDir,
 		MetadataTTL: e.opts.ttl,
 		ReadOnly:    e.opts.readOnly,
@@ -164,7 +185,7 @@ func (e *env) mountAs(name string) *env {
 	t := e.t
 	t.Helper()
 	base := t.TempDir()
-	o := &env{t: t, user: name, store: e.store, opts: e.opts,
+	o := &env{t: t, user: name, store: e.store, opts: e.opts, url: e.url,
 		dir: filepath.Join(base, "mnt"), stateDir: filepath.Join(base, "state")}
 	if err := os.Mkdir(o.dir, 0o755); err != nil {
 		t.Fatal(err)
@@ -177,6 +198,34 @@ func (e *env) mountAs(name string) *env {
 // path is a path under the mountpoint.
 func (e *env) path(parts ...string) string {
 	return filepath.Join(append([]string{e.dir}, parts...)...)
+}
+
+// serveStore serves a store over HTTP the way "notebookfs serve" does.
+func serveStore(t *testing.T, store *local.Store, o server.Options) string {
+	t.Helper()
+	if o.Log == nil {
+		o.Log = testLog(t).WithField("component", "server")
+	}
+	srv := httptest.NewServer(server.New(store, o))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// cloudClient is the TileDB Cloud client of one user of a served store,
+// with a fresh token unless one is given.
+func cloudClient(t *testing.T, store *local.Store, url, user, token string) remote.Client {
+	t.Helper()
+	if token == "" {
+		var err error
+		if token, err = store.NewToken(context.Background(), user); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := cloud.New(cloud.Options{Host: url, Token: token, Log: testLog(t).WithField("component", "cloud"), CallTimeout: 20 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 func testLog(t *testing.T) *logrus.Entry {

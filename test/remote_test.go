@@ -1,0 +1,138 @@
+//go:build linux
+
+package test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Mounted through the TileDB Cloud client and notebookfs serve: alice's
+// notebook appears in bob's shared/alice/ once shared, and getfattr shows
+// what TileDB's own JS client reports with listSharedWith.
+func TestRemoteTwoUsersShare(t *testing.T) {
+	alice := mount(t, envOptions{remote: true, setup: withUsers})
+	p := alice.ns("x.ipynb")
+	run(t, "cp", filepath.Join(corpus(t), "Quickstart-vcf.ipynb"), p)
+	orig := mustRead(t, filepath.Join(corpus(t), "Quickstart-vcf.ipynb"))
+	if b := mustRead(t, p); !bytes.Equal(b, orig) {
+		t.Fatalf("alice reads back %d bytes, want %d", len(b), len(orig))
+	}
+	mustTool(t, "setfattr", "-n", "user.tiledb.share.bob", "-v", "read", p)
+	mustTool(t, "setfattr", "-n", "user.tiledb.share.acme", "-v", "read,write", p)
+
+	bob := alice.mountAs("bob")
+	theirs := bob.path("shared", "alice", "x.ipynb")
+	if b := mustRead(t, theirs); !bytes.Equal(b, orig) {
+		t.Errorf("bob reads %d bytes, want %d", len(b), len(orig))
+	}
+	if fi, err := os.Stat(theirs); err != nil || fi.Mode().Perm() != 0o444 || fi.Size() != int64(len(orig)) {
+		t.Errorf("bob's stat: %v %v", fi, err)
+	}
+	wantErrno(t, "bob writes", os.WriteFile(theirs, nb("no"), 0o644), syscall.EACCES)
+
+	// getfattr against TileDB's JS client on the same notebook.
+	got := mustTool(t, "getfattr", "--only-values", "-n", "user.tiledb.shares", p)
+	id := alice.notebook("x").ID
+	js := jsSharedWith(t, alice, "alice", id)
+	var lines []string
+	for _, s := range js {
+		acts := append([]string(nil), s.Actions...)
+		sort.Strings(acts)
+		lines = append(lines, s.Namespace+":"+strings.Join(acts, ",")+"\n")
+	}
+	sort.Strings(lines)
+	if want := strings.Join(lines, ""); got != want || len(js) != 2 {
+		t.Errorf("getfattr user.tiledb.shares = %q, JS listSharedWith says %q (%+v)", got, want, js)
+	}
+}
+
+type jsShare struct {
+	Namespace string   `json:"namespace"`
+	Actions   []string `json:"actions"`
+}
+
+// jsSharedWith runs TileDB's JS client (test/js) against the served store.
+func jsSharedWith(t *testing.T, e *env, ns, array string) []jsShare {
+	t.Helper()
+	node, err := exec.LookPath("node")
+	if err == nil {
+		_, err = os.Stat("js/node_modules/@tiledb-inc/tiledb-cloud")
+	}
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("node or test/js/node_modules missing: %v", err)
+		}
+		t.Skipf("node or test/js/node_modules missing (cd test/js && npm ci): %v", err)
+	}
+	tok, err := e.store.NewToken(context.Background(), e.user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, "shared_with.js")
+	cmd.Dir = "js"
+	cmd.Env = append(os.Environ(), "BASE="+e.url, "TOKEN="+tok, "NS="+ns, "ARRAY="+array)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("node shared_with.js: %v %s", err, out)
+	}
+	var shares []jsShare
+	if err := json.Unmarshal(out, &shares); err != nil {
+		t.Fatalf("JS output %q: %v", out, err)
+	}
+	return shares
+}
+
+// With a fifth of requests failing (503 or a dropped connection),
+// listing and reading through the mount still succeed.
+func TestRemoteFaultsListAndRead(t *testing.T) {
+	e := mount(t, envOptions{remote: true, faultRate: 0.2})
+	files := corpusFiles(t)
+	for _, f := range files {
+		e.put(strings.TrimSuffix(filepath.Base(f), ".ipynb"), mustRead(t, f))
+	}
+	start := time.Now()
+	out := run(t, "ls", "-l", e.ns())
+	if n := strings.Count(out, ".ipynb"); n != len(files) {
+		t.Errorf("ls -l shows %d notebooks, want %d:\n%s", n, len(files), out)
+	}
+	for _, f := range files {
+		if b := mustRead(t, e.ns(filepath.Base(f))); !bytes.Equal(b, mustRead(t, f)) {
+			t.Errorf("%s differs", filepath.Base(f))
+		}
+	}
+	t.Logf("ls -l and cat of %d notebooks at a 20%% fault rate: %v, %d remote calls", len(files), time.Since(start).Round(time.Millisecond), e.count.Total())
+}
+
+// An expired or wrong token: a clear EACCES and one log line that says how
+// to log in, and the token appears in no log line.
+func TestRemoteExpiredToken(t *testing.T) {
+	const bogus = "0123456789abcdef-not-a-token"
+	e := mount(t, envOptions{remote: true, token: bogus})
+	_, err := os.ReadDir(e.path("owned"))
+	wantErrno(t, "listing with a bad token", err, syscall.EACCES)
+	var hint bool
+	for _, entry := range e.logs.AllEntries() {
+		line, _ := entry.String()
+		if strings.Contains(line, "log in") {
+			hint = true
+		}
+		if strings.Contains(line, bogus) {
+			t.Errorf("a log line shows the token: %s", line)
+		}
+	}
+	if !hint {
+		t.Errorf("no log line says how to log in; logs: %d entries", len(e.logs.AllEntries()))
+	}
+}
