@@ -108,6 +108,22 @@ func (d *nsDir) targetOf(ctx context.Context, file string) (target, error) {
 	return target{nb: names[file]}, nil
 }
 
+// renameTarget checks a notebook name a rename goes to and says what it
+// stands for now; RENAME_NOREPLACE onto anything there is EEXIST.
+func (d *nsDir) renameTarget(ctx context.Context, op, newName string, flags uint32) (target, syscall.Errno) {
+	if err := remote.ValidName(notebookName(newName)); err != nil {
+		return target{}, toErrno(d.root.log, "rename", op, err)
+	}
+	t, err := d.targetOf(ctx, newName)
+	if err != nil {
+		return target{}, toErrno(d.root.log, "rename", op, err)
+	}
+	if t.exists() && flags&unix.RENAME_NOREPLACE != 0 {
+		return target{}, syscall.EEXIST
+	}
+	return t, 0
+}
+
 // renameScratchFile renames scratch to scratch; a backup record follows
 // its file, and a backup renamed over is removed as unlink would.
 func (d *nsDir) renameScratchFile(ctx context.Context, src *fileNode, newName string, flags uint32) syscall.Errno {
@@ -132,15 +148,9 @@ func (d *nsDir) renameScratchFile(ctx context.Context, src *fileNode, newName st
 // save: a new version of the notebook of that name, else a new notebook.
 func (d *nsDir) saveScratchAs(ctx context.Context, src *fileNode, newName string, flags uint32) syscall.Errno {
 	op := d.path(newName)
-	if err := remote.ValidName(notebookName(newName)); err != nil {
-		return toErrno(d.root.log, "rename", op, err)
-	}
-	t, err := d.targetOf(ctx, newName)
-	if err != nil {
-		return toErrno(d.root.log, "rename", op, err)
-	}
-	if t.exists() && flags&unix.RENAME_NOREPLACE != 0 {
-		return syscall.EEXIST
+	t, errno := d.renameTarget(ctx, op, newName, flags)
+	if errno != 0 {
+		return errno
 	}
 	data, err := os.ReadFile(d.scratchPath(src.name))
 	if err != nil {
@@ -274,15 +284,9 @@ func (d *nsDir) moveAway(ctx context.Context, src *fileNode, newName string, fla
 // source: the target keeps its id and shares.
 func (d *nsDir) renameNotebook(ctx context.Context, src *fileNode, newName string, flags uint32) syscall.Errno {
 	op := d.path(src.name)
-	if err := remote.ValidName(notebookName(newName)); err != nil {
-		return toErrno(d.root.log, "rename", op, err)
-	}
-	t, err := d.targetOf(ctx, newName)
-	if err != nil {
-		return toErrno(d.root.log, "rename", op, err)
-	}
-	if t.exists() && flags&unix.RENAME_NOREPLACE != 0 {
-		return syscall.EEXIST
+	t, errno := d.renameTarget(ctx, op, newName, flags)
+	if errno != 0 {
+		return errno
 	}
 	cctx, cancel := d.root.saveCtx(ctx)
 	defer cancel()
