@@ -298,6 +298,10 @@ func (n *fileNode) dropStagedLocked() {
 func (n *fileNode) loadLocked(ctx context.Context) ([]byte, error) {
 	r := n.dir.root
 	ns, id, version := n.dir.ns, n.nb.ID, n.nb.Version
+	// Read the latest version and cache it under the listing's version.
+	// If someone saved since the listing, newer bytes land under an older
+	// key: harmless, the next listing names the newer version and reads
+	// fetch it again; older bytes can never land under a newer key.
 	load := func(ctx context.Context) ([]byte, error) { return readAll(ctx, r, ns, id, time.Time{}) }
 	if r.content == nil {
 		return load(ctx)

@@ -126,16 +126,22 @@ func TestAPIWire(t *testing.T) {
 	if err != nil || !bytes.Equal(got, data) || content.Size != int64(len(data)) || !content.Version.Equal(nb.Version) {
 		t.Fatalf("Read: %q %v size %d version %v", got, err, content.Size, content.Version)
 	}
-	rs = f.reqs()
-	if len(rs) != 2 || rs[1].Path != "/v1/arrays/acme/"+nb.ID+"/query/get_file" || rs[1].Header.Get("Content-Type") != "application/json" {
-		t.Fatalf("Read requests: %+v", rs)
+	// Read over the array protocol (array_test.go has the details).
+	if got := arrayReqs(f.reqs()); !slices.Equal(got, []string{"GET fragment_end_timestamp", "GET array_metadata", "POST submit?READ"}) {
+		t.Fatalf("Read requests: %q", got)
 	}
-	if _, err := c.Read(ctx, "acme", nb.ID, time.Now()); !errors.Is(err, remote.ErrUnsupported) {
-		t.Fatalf("Read of an old version: %v", err)
+	if content, err := c.Read(ctx, "acme", nb.ID, time.Now()); err != nil || !content.Version.Equal(nb.Version) {
+		t.Fatalf("Read at now: %+v %v", content, err)
+	} else {
+		content.Close()
 	}
-	if _, err := c.Write(ctx, "acme", nb.ID, bytes.NewReader(data), int64(len(data))); !errors.Is(err, remote.ErrUnsupported) {
-		t.Fatalf("Write: %v", err)
+	if w, err := c.Write(ctx, "acme", nb.ID, bytes.NewReader(data), int64(len(data))); err != nil || !w.Version.After(nb.Version) {
+		t.Fatalf("Write: %+v %v", w, err)
 	}
+	f.mu.Lock()
+	f.notebooks[nb.ID].versions = f.notebooks[nb.ID].versions[:1] // as before the Write, for the rest
+	f.notebooks[nb.ID].meta = nil
+	f.mu.Unlock()
 
 	// Rename.
 	f.resetReqs()
@@ -202,7 +208,7 @@ func TestAPIWire(t *testing.T) {
 	f.mu.Lock()
 	n := f.notebooks[nb.ID]
 	for i := 1; i <= 4; i++ {
-		n.versions = append(n.versions, fakeVersion{n.latest().ms + int64(i*1000), bytes.Repeat([]byte("x"), i)})
+		n.versions = append(n.versions, fakeVersion{ms: n.latest().ms + int64(i*1000), data: bytes.Repeat([]byte("x"), i)})
 	}
 	f.mu.Unlock()
 	vs, err := c.Versions(ctx, "acme", nb.ID)

@@ -73,6 +73,11 @@ type Client struct {
 	mu       sync.Mutex
 	user     remote.User
 	haveUser bool
+
+	readBuffer int64 // contents bytes asked per READ reply chunk (defaultReadBuffer)
+
+	knownMu sync.Mutex
+	known   map[string]*knownNotebook // by ns/id: see remember
 }
 
 var _ remote.Client = (*Client)(nil)
@@ -99,6 +104,8 @@ func New(o Options) (*Client, error) {
 		backoffBase:   100 * time.Millisecond,
 		backoffCap:    5 * time.Second,
 		headerTimeout: 30 * time.Second,
+		readBuffer:    defaultReadBuffer,
+		known:         map[string]*knownNotebook{},
 	}
 	for _, s := range []string{o.Token, o.Password} {
 		if s != "" {

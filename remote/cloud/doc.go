@@ -1,8 +1,11 @@
 // Package cloud is a remote.Client for TileDB Cloud over its JSON REST API
-// (openapi v1 and v2; see shared/reference/tiledb-cloud-api.md). Saving a new
-// version of an existing notebook and reading an old version need TileDB's
-// capnp array protocol: Write (write.go) and readAt (read.go) report
-// remote.ErrUnsupported until that piece replaces them.
+// (openapi v1 and v2; see shared/reference/tiledb-cloud-api.md) and, for a
+// notebook's contents, TileDB's capnp array protocol
+// (shared/reference/tiledb-array-protocol.md, "the notes"; bodies from
+// remote/arrayproto), as TileDB's JS client speaks it plus what that lacks:
+// timestamps (versions) and the array metadata. Read (read.go,
+// readarray.go) and Write (write.go) go through it; Create stays the v2
+// upload.
 //
 // # Addressing
 //
@@ -20,7 +23,30 @@
 //	List (N notebooks) ceil(N/PerPage) pages, page 1 then the rest concurrently,
 //	                   + 1 metadata_json per notebook whose listing lacks file_size
 //	Stat               2  GET .../metadata and .../metadata_json, concurrently
-//	Read (latest)      2  GET .../metadata, then .../query/get_file (streamed)
+//	Read (latest)      3  GET .../fragment_end_timestamp -> V, then
+//	                      GET .../array_metadata?start_timestamp=0&end_timestamp=V
+//	                      (capnp), then POST /v2/arrays/{ns}/{id}/query/submit
+//	                      ?type=READ&read_all=true&start_timestamp=0&end_timestamp=V
+//	                      (capnp, streamed); no READ when file_size is 0;
+//	                   2  when V is still the version whose size the client
+//	                      knows (a listing entry, its own save, an earlier read
+//	                      of V): no array_metadata
+//	Read (at A)        3  fragment_end_timestamp?end_timestamp=A and
+//	                      array_metadata at A concurrently, then the READ at A;
+//	                      for A within the last minute (or later), as latest
+//	                      with end_timestamp=A on fragment_end_timestamp
+//	                   +1 READ continuation per INCOMPLETE reply from a server
+//	                      that ignores read_all
+//	Write              2  POST .../query/submit?type=WRITE&read_all=true
+//	                      &start_timestamp=0&end_timestamp=T (capnp message +
+//	                      the bytes, streamed), then POST .../array_metadata at T;
+//	                   3  when the client has not seen the notebook yet
+//	                      (GET .../metadata first);
+//	                   +2 after a 409 (a newer version: fragment_end_timestamp,
+//	                      the WRITE again above it)
+//	Write (empty)      2  POST .../array_metadata (file_size 0) at T, then
+//	                      fragment_end_timestamp; +1 WRITE of one fill cell at T
+//	                      when the metadata made no version (TileDB)
 //	Create             3  POST /v2/notebooks/{ns}/{array}/upload, then a Stat
 //	Rename             3  PATCH /v1/notebooks/{ns}/{id}/rename, then a Stat
 //	Delete             1  DELETE /v1/arrays/{ns}/{id}
@@ -52,6 +78,12 @@
 //   - for a POST, only errors proving the request never left (dial errors:
 //     connection refused, unreachable, DNS). A POST whose connection broke
 //     after sending is not retried: it may have created the notebook.
+//     Array-protocol POSTs are the exception (retried as idempotent: 429,
+//     502, 503, 504, lost connections): a READ changes nothing, and a WRITE
+//     or metadata POST carries its timestamp T, so sending it again stores
+//     the same cells or entries at the same T, i.e. the same version;
+//   - a READ reply cut short is asked again from its last whole chunk
+//     (readarray.go);
 //   - a DELETE retried after its first attempt may have reached the server
 //     and now answered 404 counts as done.
 //
@@ -79,6 +111,40 @@
 // error or a log line: they are sent only as headers, headers are never
 // logged, and server messages are scrubbed of them.
 //
+// # The array protocol
+//
+// Read pins everything at one timestamp, so that the bytes, Content.Size
+// and Content.Version always belong together (the FUSE layer caches by
+// id and version): the version V comes first, from fragment_end_timestamp
+// (the newest fragment at or before the time asked; a fragment is a
+// version), then file_size as of V, then contents [0, file_size-1] as of V.
+// A save landing meanwhile is a newer fragment, invisible at V. Latest is
+// the server's latest fragment, not the client's clock, so clock skew
+// cannot hide a save. The notebook's schema is constant and never fetched.
+// The size may come from the client's memory instead of array_metadata,
+// but only paired with its version (rememberSize) and only once
+// fragment_end_timestamp has confirmed that version is still the one to
+// read.
+//
+// A READ asks for at most 8 MiB per reply chunk; chunks are decoded as the
+// caller reads, so a read holds at most two chunks (about 40 MiB of heap
+// at the peak, garbage included, for a 200 MB notebook; a save streams
+// with no buffer of its own).
+//
+// get_file remains only as a fallback for latest reads from a server
+// without the array protocol (501 from fragment_end_timestamp: the old
+// ArrayInfo + get_file pair; 404 or 501 from array_metadata or the READ:
+// get_file labelled V, then fragment_end_timestamp again, a different
+// answer failing the read with ErrConflict). It would not save a request:
+// get_file has no timestamp, so labelling its bytes exactly needs a version
+// before and a check after.
+//
+// Limits: a writer that stamps its metadata after its fragment (TileDB-
+// Cloud-Py without a timestamp, notes §5) makes file_size as of V the
+// previous one; this client, JupyterLab's contents manager and libtiledb
+// opened at T write both at T. Versions reads sizes the same way
+// (metadata_json at V).
+//
 // # Decisions where TileDB's spec is silent
 //
 //   - Version is ArrayInfo.last_accessed (the notebookfs server sets it to
@@ -95,8 +161,22 @@
 //   - Create with a StoragePath uploads to StoragePath/<stem>_<8 hex>
 //     (url-encoded as the {array} segment) so that duplicate names do not
 //     collide in storage; the registered name is the name parameter.
-//   - Read without a Content-Length reads the reply whole before returning,
-//     so Content.Size is exact. A get_file reply cut short is asked again:
-//     with Range + If-Range when it had an ETag, else from the start,
-//     checking that the bytes already delivered did not change.
+//   - get_file (fallback) without a Content-Length reads the reply whole
+//     before returning, so Content.Size is exact. A get_file reply cut
+//     short is asked again: with Range + If-Range when it had an ETag, else
+//     from the start, checking that the bytes already delivered did not
+//     change.
+//   - Write's timestamp T is the client's now in ms, raised to one more
+//     than the newest version this client wrote or saw of the notebook;
+//     if the WRITE reply's writtenFragmentInfo names another timestamp,
+//     the server's wins (metadata and Version follow it). A 409 (the
+//     notebookfs server refuses a version before its newest) is retried
+//     once above the newest version, then reported as ErrConflict.
+//   - An empty save (TileDB cannot write an empty range) is file_size 0 at
+//     T; where metadata alone is no version (TileDB: versions are
+//     fragments), cell 0 = 255 (the fill value) is written at T too, so
+//     that reads pinned at the newest fragment see it.
+//   - Write returns Name, Created and Actions as last seen by the client
+//     (List, Stat, Create, Rename, Write; up to 10000 notebooks
+//     remembered), else from GET .../metadata.
 package cloud

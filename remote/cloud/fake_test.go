@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -27,14 +28,20 @@ const (
 type fakeNotebook struct {
 	id, ns, name string
 	created      time.Time
-	versions     []fakeVersion
+	versions     []fakeVersion // fragments, ascending by ms
+	meta         []fakeMeta    // array_metadata POSTs
 	shares       map[string][]string
 	noSizeInList bool // listing omits file_size: the client must ask metadata_json
 }
 
+// fakeVersion is one fragment: data in cells [0, len(data)-1] at ms. One
+// added directly or uploaded also stands for its metadata (file_size =
+// len(data) at ms); one written by a capnp WRITE (noMeta) has only what
+// array_metadata POSTs say.
 type fakeVersion struct {
-	ms   int64
-	data []byte
+	ms     int64
+	data   []byte
+	noMeta bool
 }
 
 // seen is one request as the fake server received it.
@@ -57,6 +64,8 @@ type fake struct {
 	clock     int64 // ms
 	sidebar   map[string][]string
 	perPageAt func(page int) // called on every browser page request (tests block here)
+	array     arrayKnobs     // array protocol behaviour (array_fake_test.go)
+	replies   [][]byte       // READ reply chunks sent, prefix included
 }
 
 func newFake(t *testing.T) *fake {
@@ -75,6 +84,7 @@ func newFake(t *testing.T) *fake {
 	mux.HandleFunc("PATCH /v1/notebooks/{ns}/{id}/rename", f.rename)
 	mux.HandleFunc("GET /v1/notebooks/{ns}/{id}/end_timestamps", f.endTimestamps)
 	mux.HandleFunc("POST /v2/notebooks/{ns}/{array}/upload", f.upload)
+	f.arrayRoutes(mux)
 	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		f.mu.Lock()
@@ -159,7 +169,7 @@ func (f *fake) add(ns, name string, data []byte) *fakeNotebook {
 func (f *fake) addLocked(ns, name string, data []byte) *fakeNotebook {
 	f.clock += 7
 	nb := &fakeNotebook{id: newID(), ns: ns, name: name, created: time.UnixMilli(f.clock).UTC(),
-		versions: []fakeVersion{{f.clock, data}}, shares: map[string][]string{}}
+		versions: []fakeVersion{{ms: f.clock, data: data}}, shares: map[string][]string{}}
 	f.notebooks[nb.id] = nb
 	f.order = append(f.order, nb.id)
 	return nb
@@ -186,9 +196,10 @@ func (nb *fakeNotebook) info(withMeta bool) map[string]any {
 		"file_properties": map[string]string{"size": "4096"},
 	}
 	if withMeta && !nb.noSizeInList {
+		size, _ := nb.fileSizeAt(math.MaxInt64)
 		m["metadata"] = []map[string]string{
 			{"key": "type", "value": "notebook", "type": "array_metadata"},
-			{"key": "file_size", "value": strconv.Itoa(len(nb.latest().data)), "type": "array_metadata"},
+			{"key": "file_size", "value": strconv.FormatInt(size, 10), "type": "array_metadata"},
 		}
 	}
 	return m
@@ -257,22 +268,17 @@ func (f *fake) metadataJSON(w http.ResponseWriter, r *http.Request) {
 	if nb == nil {
 		return
 	}
-	v := nb.latest()
+	at := int64(math.MaxInt64)
 	if s := r.URL.Query().Get("end_timestamp"); s != "" {
-		at, _ := strconv.ParseInt(s, 10, 64)
-		found := false
-		for _, x := range nb.versions {
-			if x.ms <= at {
-				v, found = x, true
-			}
-		}
-		if !found {
+		at, _ = strconv.ParseInt(s, 10, 64)
+		if _, found := nb.versionAt(at); !found {
 			fail(w, http.StatusNotFound, "no version")
 			return
 		}
 	}
+	size, _ := nb.fileSizeAt(at)
 	// TileDB metadata values are arrays; a one-element one for file_size.
-	reply(w, map[string]any{"file_size": []int{len(v.data)}, "type": "notebook", "format": "json"})
+	reply(w, map[string]any{"file_size": []int64{size}, "type": "notebook", "format": "json"})
 }
 
 func (f *fake) getFile(w http.ResponseWriter, r *http.Request) {
@@ -280,7 +286,8 @@ func (f *fake) getFile(w http.ResponseWriter, r *http.Request) {
 	nb := f.lookup(w, r)
 	var data []byte
 	if nb != nil {
-		data = nb.latest().data
+		size, _ := nb.fileSizeAt(math.MaxInt64)
+		data = nb.cellsAt(math.MaxInt64)[:size]
 	}
 	f.mu.Unlock()
 	if nb == nil {

@@ -200,6 +200,7 @@ func (c *Client) List(ctx context.Context, cat remote.Category, ns string) ([]re
 
 	out := []remote.Notebook{}
 	var unsized []int
+	sized := map[string]bool{}
 	seen := map[string]bool{}
 	for _, page := range pages {
 		for i := range page {
@@ -211,6 +212,7 @@ func (c *Client) List(ctx context.Context, cat remote.Category, ns string) ([]re
 			nb := notebookOf(a, u)
 			if n, ok := fileSizeFromInfo(a); ok {
 				nb.Size = n
+				sized[nb.ID] = true
 			} else {
 				unsized = append(unsized, len(out))
 			}
@@ -230,6 +232,14 @@ func (c *Client) List(ctx context.Context, cat remote.Category, ns string) ([]re
 		return nil, err
 	}
 	slices.SortStableFunc(out, func(a, b remote.Notebook) int { return a.Created.Compare(b.Created) })
+	for _, nb := range out {
+		c.remember(nb)
+		if sized[nb.ID] && nb.Version.UnixMilli() > 0 {
+			// One entry gave both: Read may skip array_metadata when
+			// this is still the newest version.
+			c.rememberSize(nb.Namespace, nb.ID, uint64(nb.Version.UnixMilli()), nb.Size)
+		}
+	}
 	return out, nil
 }
 
@@ -277,6 +287,7 @@ func (c *Client) stat(ctx context.Context, ns, id string) (remote.Notebook, erro
 	}
 	nb := notebookOf(&info, u)
 	nb.Size = size
+	c.remember(nb)
 	return nb, nil
 }
 
@@ -318,6 +329,9 @@ func (c *Client) Delete(ctx context.Context, ns, id string) error {
 	cl := &call{method: http.MethodDelete, path: arrayPath(ns, id, ""), goneOK: true,
 		header: http.Header{"Content-Type": {"application/json"}}}
 	_, _, err := c.send(ctx, cl, true)
+	if err == nil {
+		c.forget(ns, id)
+	}
 	return err
 }
 

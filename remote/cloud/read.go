@@ -14,12 +14,13 @@ import (
 	"time"
 
 	"notebookfs/remote"
+	"notebookfs/remote/arrayproto"
 )
 
-// Read opens a notebook's bytes. The latest version (at zero) goes over
-// plain JSON REST (readLatestJSON); an older one needs TileDB's array
-// protocol (readAt). Content streams under the call's deadline
-// (CallTimeout from the call to Read): it must be read and closed within it.
+// Read opens a notebook's bytes over TileDB's capnp array protocol
+// (readArray): the latest version when at is zero, else the newest version
+// at or before at. Content streams under the call's deadline (CallTimeout
+// from the call to Read): it must be read and closed within it.
 func (c *Client) Read(ctx context.Context, ns, id string, at time.Time) (*remote.Content, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("read %s/%s: %w", ns, id, err)
@@ -27,16 +28,11 @@ func (c *Client) Read(ctx context.Context, ns, id string, at time.Time) (*remote
 	if err := checkNotebook("read", ns, id); err != nil {
 		return nil, err
 	}
-	ctx, cancel := c.callCtx(ctx)
-	var (
-		content *remote.Content
-		err     error
-	)
-	if at.IsZero() {
-		content, err = c.readLatestJSON(ctx, ns, id)
-	} else {
-		content, err = c.readAt(ctx, ns, id, at)
+	if !at.IsZero() && at.UnixMilli() < 0 {
+		return nil, fmt.Errorf("read %s/%s at %s: no version that early: %w", ns, id, at.UTC().Format(time.RFC3339Nano), remote.ErrNotFound)
 	}
+	ctx, cancel := c.callCtx(ctx)
+	content, err := c.readArray(ctx, ns, id, at)
 	if err != nil {
 		cancel()
 		return nil, err
@@ -57,24 +53,196 @@ func (c *closeCancel) Close() error {
 	return err
 }
 
-// readAt reads the version in force at at. Plain REST has no way to do it
-// (get_file has no timestamp): it needs the capnp array protocol, which a
-// later piece adds here.
-func (c *Client) readAt(ctx context.Context, ns, id string, at time.Time) (*remote.Content, error) {
-	return nil, fmt.Errorf("read %s/%s at %s: reading an old version needs the array protocol: %w",
-		ns, id, at.UTC().Format(time.RFC3339Nano), remote.ErrUnsupported)
+// recentRead is how far back a read at a time is still read as the latest
+// is (version first, then everything at it), in case a save stamped at or
+// before that time is still to land (clocks differ between machines).
+const recentRead = time.Minute
+
+// readArray reads one version pinned at a timestamp, so that the bytes,
+// their length and the Version reported always belong together:
+//
+//   - latest (at zero): GET .../fragment_end_timestamp gives V, the newest
+//     version; then GET .../array_metadata?start_timestamp=0&end_timestamp=V
+//     (file_size as of V), then the READ at end_timestamp=V. Three
+//     requests, in that order: a save landing meanwhile is a newer
+//     fragment, invisible at V. Two when the client already knows V's
+//     file_size (rememberSize: V and its size came together in a listing
+//     entry, from this client's save of V, or from an earlier read of V):
+//     no array_metadata then.
+//   - at a time A more than recentRead ago: fragment_end_timestamp
+//     ?end_timestamp=A gives V, the version in force at A (404: none that
+//     early), concurrently with the metadata at A; then the READ at A.
+//     Three requests, two round trips. (Only a writer whose clock is
+//     behind by more than recentRead could still add a fragment at or
+//     before A.) A later A is read as latest is, with
+//     fragment_end_timestamp?end_timestamp=A.
+//   - A server answering a V after A ("closest" rather than "at or
+//     before") is not believed: the read is then labelled A, the time the
+//     bytes are as of.
+//
+// The READ is POST /v2/arrays/{ns}/{id}/query/submit?type=READ&read_all=true
+// &start_timestamp=0&end_timestamp=T of contents [0, file_size-1], whose
+// reply streams (arrayReader). file_size 0 makes no READ.
+//
+// Fallback: when the array protocol is missing on the server (501 from
+// fragment_end_timestamp; 404 or 501 from array_metadata or query/submit
+// once V proved the notebook exists), a latest read takes get_file
+// instead (see readLatestJSON and readFileAt); an old version has no such
+// way and fails.
+func (c *Client) readArray(ctx context.Context, ns, id string, at time.Time) (*remote.Content, error) {
+	var (
+		version, readTS uint64
+		meta            arrayproto.Metadata
+		metaErr         error
+	)
+	latest := at.IsZero()
+	if latest || !at.Before(c.now().Add(-recentRead)) {
+		// Latest, or a time so recent that a save may still land at or
+		// before it: V first, then everything at V.
+		var atMs uint64
+		if !latest {
+			atMs = uint64(at.UnixMilli())
+		}
+		v, err := c.fragmentEnd(ctx, ns, id, atMs, !latest)
+		if err != nil {
+			if latest && errors.Is(err, remote.ErrUnsupported) {
+				c.log.WithField("notebook", ns+"/"+id).Debugf("no fragment_end_timestamp, reading with get_file: %v", err)
+				return c.readLatestJSON(ctx, ns, id)
+			}
+			return nil, err
+		}
+		if !latest && v > atMs {
+			c.log.WithField("notebook", ns+"/"+id).Warnf("fragment_end_timestamp at %d answered %d, after it; reading and labelling at %d", atMs, v, atMs)
+			v = atMs
+		}
+		version, readTS = v, v
+		if n, ok := c.sizeAt(ns, id, v); ok {
+			// The file_size of V is known (from a listing, this
+			// client's save or an earlier read): no array_metadata.
+			return c.readPinned(ctx, ns, id, n, v, v, latest)
+		}
+		meta, metaErr = c.arrayMetadata(ctx, ns, id, readTS)
+	} else {
+		// An old version: the fragments up to A are settled, so the
+		// version and the metadata at A can be asked at once.
+		readTS = uint64(at.UnixMilli())
+		// Each function sets its own variables; forEach's wait orders
+		// them before the reads below.
+		var v uint64
+		err := forEach(ctx, 2, 2, func(ctx context.Context, i int) error {
+			if i == 0 {
+				var err error
+				v, err = c.fragmentEnd(ctx, ns, id, readTS, true)
+				return err
+			}
+			meta, metaErr = c.arrayMetadata(ctx, ns, id, readTS)
+			return nil // reported below, after the version's error
+		})
+		if err != nil {
+			return nil, err
+		}
+		version = v
+		if version > readTS {
+			c.log.WithField("notebook", ns+"/"+id).Warnf("fragment_end_timestamp at %d answered %d, after it; labelling the read %d", readTS, version, readTS)
+			version = readTS
+		}
+	}
+	if metaErr != nil {
+		if latest && arrayProtoMissing(metaErr) {
+			return c.readFileAt(ctx, ns, id, version, metaErr)
+		}
+		return nil, metaErr
+	}
+	size, ok, err := meta.FileSize()
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", arrayPath(ns, id, "/array_metadata"), err)
+	}
+	if !ok {
+		// A notebook array without file_size cannot be read by any TileDB
+		// client; shown as empty, as Stat and List do.
+		c.log.WithField("notebook", ns+"/"+id).Warn("notebook has no file_size metadata; read as empty")
+	} else if readTS == version {
+		c.rememberSize(ns, id, version, size)
+	}
+	return c.readPinned(ctx, ns, id, size, version, readTS, latest)
 }
 
-// readLatestJSON is GET /v1/arrays/{ns}/{id}/metadata for the version's
-// time, then GET .../query/get_file (with the Content-Type: application/json
-// the spec requires on it) for the bytes: two requests, in that order, so
-// that the Version reported is never newer than the bytes (a save landing
-// in between makes the bytes newer, which a later revalidation notices; the
-// other way round would cache old bytes under the new version).
-//
-// Size is the reply's Content-Length; a reply without one (chunked) is read
-// whole into memory first, so that Size is exact. A body cut short is
-// resumed by asking again (see resumingBody).
+// readPinned reads contents [0, size-1] as of readTS, labelled version.
+func (c *Client) readPinned(ctx context.Context, ns, id string, size int64, version, readTS uint64, latest bool) (*remote.Content, error) {
+	if size == 0 {
+		return &remote.Content{ReadCloser: io.NopCloser(bytes.NewReader(nil)), Size: 0, Version: msTime(version)}, nil
+	}
+	r, err := c.newArrayReader(ctx, ns, id, uint64(size), readTS)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.post(); err != nil {
+		if latest && arrayProtoMissing(err) {
+			return c.readFileAt(ctx, ns, id, version, err)
+		}
+		return nil, err
+	}
+	return &remote.Content{ReadCloser: r, Size: size, Version: msTime(version)}, nil
+}
+
+// arrayProtoMissing reports whether err says the server lacks an array
+// protocol endpoint: 501, or 404 for a notebook known to exist.
+func arrayProtoMissing(err error) bool {
+	return errors.Is(err, remote.ErrUnsupported) || errors.Is(err, remote.ErrNotFound)
+}
+
+// readFileAt is the fallback of a latest read whose version V is known but
+// whose server does not speak the array protocol: GET .../query/get_file
+// (which has no timestamp), labelled V, and once its last byte is read,
+// GET .../fragment_end_timestamp again: a different answer means a save
+// landed meanwhile and the bytes may be newer than V, which fails the read
+// (ErrConflict) rather than mislabel them.
+func (c *Client) readFileAt(ctx context.Context, ns, id string, v uint64, cause error) (*remote.Content, error) {
+	c.log.WithField("notebook", ns+"/"+id).Debugf("array protocol unavailable, reading with get_file: %v", cause)
+	content, err := c.getFile(ctx, ns, id, msTime(v))
+	if err != nil {
+		return nil, err
+	}
+	content.ReadCloser = &verifyAtEOF{ReadCloser: content.ReadCloser, check: func() error {
+		now, err := c.fragmentEnd(ctx, ns, id, 0, false)
+		if err != nil {
+			return err
+		}
+		if now != v {
+			return fmt.Errorf("read %s/%s: a new version (%d) was saved while version %d was read: %w", ns, id, now, v, remote.ErrConflict)
+		}
+		return nil
+	}}
+	return content, nil
+}
+
+// verifyAtEOF runs check when the body ends; its error replaces io.EOF.
+type verifyAtEOF struct {
+	io.ReadCloser
+	check func() error
+	done  bool
+	err   error
+}
+
+func (v *verifyAtEOF) Read(p []byte) (int, error) {
+	if v.err != nil {
+		return 0, v.err
+	}
+	n, err := v.ReadCloser.Read(p)
+	if err == io.EOF && !v.done {
+		v.done = true
+		if cerr := v.check(); cerr != nil {
+			v.err = cerr
+			return n, cerr
+		}
+	}
+	return n, err
+}
+
+// readLatestJSON is the fallback of a server without
+// fragment_end_timestamp: GET /v1/arrays/{ns}/{id}/metadata for the
+// version's time (ArrayInfo.last_accessed), then getFile: two requests, in
+// that order, so that the Version reported is never newer than the bytes.
 func (c *Client) readLatestJSON(ctx context.Context, ns, id string) (*remote.Content, error) {
 	var info arrayInfo
 	if err := c.getJSON(ctx, arrayPath(ns, id, "/metadata"), nil, &info); err != nil {
@@ -84,6 +252,17 @@ func (c *Client) readLatestJSON(ctx context.Context, ns, id string) (*remote.Con
 	if created := parseTime(info.CreatedAt); version.Before(created) {
 		version = created
 	}
+	return c.getFile(ctx, ns, id, version)
+}
+
+// getFile is GET .../query/get_file (with the Content-Type:
+// application/json the spec requires on it): the latest bytes, without a
+// timestamp, labelled version.
+//
+// Size is the reply's Content-Length; a reply without one (chunked) is read
+// whole into memory first, so that Size is exact. A body cut short is
+// resumed by asking again (see resumingBody).
+func (c *Client) getFile(ctx context.Context, ns, id string, version time.Time) (*remote.Content, error) {
 	cl := &call{method: http.MethodGet, path: arrayPath(ns, id, "/query/get_file"), header: http.Header{
 		"Content-Type": {"application/json"},
 		"Accept":       {"application/x-ipynb+json, application/json;q=0.9, */*;q=0.5"},

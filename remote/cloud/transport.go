@@ -39,6 +39,16 @@ type call struct {
 	// first attempt may have deleted the notebook before the connection
 	// broke.
 	goneOK bool
+	// resend marks a POST that may be sent again after it may have
+	// reached the server: a capnp READ (it changes nothing), or a WRITE or
+	// array_metadata POST at an explicit timestamp (sending it twice
+	// stores the same cells or entries at the same timestamp: the same
+	// version).
+	resend bool
+	// longWait exempts an idempotent call from the reply-header timeout:
+	// its body is large (the timer would run during the upload) or the
+	// server may take long to answer.
+	longWait bool
 }
 
 func (cl *call) label() string { return cl.method + " " + cl.path }
@@ -46,8 +56,9 @@ func (cl *call) label() string { return cl.method + " " + cl.path }
 // idempotent reports whether cl may be re-sent after it may have reached
 // the server. GET, HEAD, PUT and DELETE are by definition; our PATCHes
 // (rename to a given name, set a share to exactly these actions) are too.
-// POST (upload) is not: a second one would make a second notebook.
-func (cl *call) idempotent() bool { return cl.method != http.MethodPost }
+// A POST is not (an upload a second time makes a second notebook) unless
+// marked resend (capnp reads, and writes at an explicit timestamp).
+func (cl *call) idempotent() bool { return cl.method != http.MethodPost || cl.resend }
 
 // canResend reports whether the body can be sent again.
 func (cl *call) canResend() bool { return cl.body == nil || cl.body.resendable() }
@@ -70,11 +81,12 @@ var (
 //   - 429, 502, 503 and 504 replies, honouring Retry-After (seconds or an
 //     HTTP date). For a POST only 429 and 503, which say the request was
 //     refused rather than processed, and only when the body can be sent
-//     again; never 502 or 504, after which the upload may have happened;
+//     again; never 502 or 504, after which the upload may have happened
+//     (unless the POST is marked resend: see call.resend);
 //   - connection errors: for idempotent calls any of them (refused, reset,
-//     EOF before the reply, no reply headers within 30s, a reply body cut
-//     short); for a POST only those proving the request never left
-//     (dial errors: refused, unreachable, DNS);
+//     EOF before the reply, no reply headers within 30s unless longWait, a
+//     reply body cut short); for a POST only those proving the request
+//     never left (dial errors: refused, unreachable, DNS), unless resend;
 //   - never 4xx other than 429, other 5xx, TLS certificate errors, or a
 //     body of the wrong size.
 //
@@ -282,7 +294,7 @@ func (c *Client) roundTrip(ctx context.Context, cl *call, u *url.URL, again bool
 
 	var timedOut atomic.Bool
 	var timer *time.Timer
-	if cl.idempotent() && c.headerTimeout > 0 {
+	if cl.idempotent() && !cl.longWait && c.headerTimeout > 0 {
 		timer = time.AfterFunc(c.headerTimeout, func() { timedOut.Store(true); cancel() })
 	}
 	start := time.Now()
