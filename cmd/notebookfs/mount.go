@@ -8,10 +8,10 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
-
-	"github.com/sirupsen/logrus"
 
 	"notebookfs/cache"
 	"notebookfs/config"
@@ -39,20 +39,32 @@ func runMount(args []string) error {
 	cfg := config.Default()
 	set := flag.NewFlagSet("mount", flag.ContinueOnError)
 	set.Usage = func() {
-		fmt.Fprint(set.Output(), `Usage: notebookfs mount [flags] MOUNTPOINT
+		fmt.Fprint(set.Output(), `Usage: notebookfs mount [flags] [SOURCE] MOUNTPOINT [-o OPT[,OPT...]]
 
 Mounts your notebooks at MOUNTPOINT and serves them until unmounted
 (notebookfs unmount MOUNTPOINT, fusermount3 -u, or Ctrl-C). With TileDB
 credentials (TILEDB_REST_TOKEN, or ~/.tiledb/cloud.json) it mounts TileDB
 Cloud; without, the embedded local store.
 
+--daemon runs it in the background (log in the cache directory) and
+returns once the mount is ready. -o takes mount.fuse3-style options: ro,
+rw, allow_other, cache_size=, metadata_ttl=, call_timeout=, cache_dir=,
+remote=, store=, log_level=, log_format=, debug; mount(8)'s generic options
+are ignored, unknown ones ignored with a warning. SOURCE (the first field of
+an fstab line: notebookfs, none, or the remote URL) implies --daemon, since
+mount(8) waits for the helper to exit; "notebookfs SOURCE MOUNTPOINT -o ..."
+(as mount.fuse3 runs it) works too.
+
 Examples:
   mkdir -p ~/notebooks && notebookfs mount ~/notebooks
   TILEDB_REST_TOKEN=... notebookfs mount --remote http://127.0.0.1:8080 ~/notebooks
+  notebookfs mount --daemon -o ro,cache_size=64M ~/notebooks
+  # /etc/fstab: notebookfs  /home/me/notebooks  fuse.notebookfs  noauto,user,metadata_ttl=30s  0 0
 
 Flags:
 `)
 		set.PrintDefaults()
+		fmt.Fprint(set.Output(), "\n"+exitCodesHelp)
 	}
 	remoteURL := set.String("remote", "", "TileDB Cloud (or notebookfs serve) URL, e.g. https://api.tiledb.com; token from TILEDB_REST_TOKEN or ~/.tiledb/cloud.json")
 	set.StringVar(&cfg.StoreDir, "store", cfg.StoreDir, "directory of the embedded notebook store (used when no TileDB credentials are configured)")
@@ -63,6 +75,11 @@ Flags:
 	set.BoolVar(&cfg.ReadOnly, "read-only", false, "mount read-only")
 	set.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "log level: trace, debug, info, warn, error")
 	set.BoolVar(&cfg.FuseDebug, "fuse-debug", false, "log every FUSE request (very verbose)")
+	logFormat := set.String("log-format", "text", "log format: text or json")
+	allowOther := set.Bool("allow-other", false, "let other users access the mount (needs user_allow_other in /etc/fuse.conf unless root)")
+	daemon := set.Bool("daemon", false, "run in the background, logging to a file in the cache directory; return once mounted")
+	var mountOpts optsFlag
+	set.Var(&mountOpts, "o", "mount options `OPT[,OPT...]` (see above; repeatable)")
 	pos, err := parseInterspersed(set, args)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -70,9 +87,29 @@ Flags:
 		}
 		return usageError{err.Error()}
 	}
-	if len(pos) != 1 {
+	optDaemon, optForeground, err := applyMountOptions(set, mountOpts, os.Stderr)
+	if err != nil {
+		return err
+	}
+	switch {
+	case len(pos) == 2 && isMountSource(pos[0]):
+		// An fstab line's SOURCE: notebookfs, none, or the remote URL.
+		if strings.Contains(pos[0], "://") && *remoteURL == "" {
+			*remoteURL = pos[0]
+		}
+		if !optForeground {
+			*daemon = true
+		}
+		pos = pos[1:]
+	case len(pos) == 2:
+		set.Usage()
+		return usageError{fmt.Sprintf("SOURCE %q: want notebookfs, none or the remote URL (or give only MOUNTPOINT)", pos[0])}
+	case len(pos) != 1:
 		set.Usage()
 		return usageError{"want exactly one MOUNTPOINT"}
+	}
+	if optDaemon {
+		*daemon = true
 	}
 	cfg.Mountpoint = pos[0]
 	if cfg.CacheSize, err = config.ParseSize(*cacheSize); err != nil {
@@ -82,11 +119,13 @@ Flags:
 		return err
 	}
 
-	logger := logrus.New()
-	logger.SetOutput(os.Stderr)
-	level, _ := logrus.ParseLevel(cfg.LogLevel)
-	logger.SetLevel(level)
-	log := logrus.NewEntry(logger)
+	log, err := newLogger(cfg.LogLevel, *logFormat, os.Stderr)
+	if err != nil {
+		return err
+	}
+	if *daemon && os.Getenv(daemonEnv) == "" {
+		return daemonize(cfg.Mountpoint, filepath.Join(cfg.StateDir(), "notebookfs.log"))
+	}
 
 	be, err := openBackend(context.Background(), cfg, *remoteURL, log)
 	if err != nil {
@@ -107,7 +146,7 @@ Flags:
 	if err != nil {
 		return err
 	}
-	server, logw, err := fs.Mount(cfg.Mountpoint, root, fs.MountOptions{FsName: "notebookfs:" + be.name, Debug: cfg.FuseDebug})
+	server, logw, err := fs.Mount(cfg.Mountpoint, root, fs.MountOptions{FsName: "notebookfs:" + be.name, Debug: cfg.FuseDebug, AllowOther: *allowOther})
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,255 @@
+package main
+
+// notebookfs doctor: checks what a mount needs, one line per check with an
+// actionable fix for each failure.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"notebookfs/config"
+	"notebookfs/remote"
+)
+
+// doctorTimeout bounds each network check.
+const doctorTimeout = 10 * time.Second
+
+// maxClockSkew is the largest difference from the server's clock that
+// passes: beyond it, token expiry and version times go wrong.
+const maxClockSkew = time.Minute
+
+// check is the result of one doctor check.
+type check struct {
+	Name   string `json:"name"`
+	OK     bool   `json:"ok"`
+	Detail string `json:"detail"`
+	Fix    string `json:"fix,omitempty"`
+}
+
+func (c check) String() string {
+	if c.OK {
+		return fmt.Sprintf("OK    %s: %s", c.Name, c.Detail)
+	}
+	return fmt.Sprintf("FAIL  %s: %s. Fix: %s", c.Name, c.Detail, c.Fix)
+}
+
+func pass(name, detail string) check      { return check{Name: name, OK: true, Detail: detail} }
+func fail(name, detail, fix string) check { return check{Name: name, Detail: detail, Fix: fix} }
+
+// checkFuseDevice checks that dev is a character device we may open.
+func checkFuseDevice(dev string) check {
+	const name = "fuse device"
+	fi, err := os.Stat(dev)
+	if errors.Is(err, fs.ErrNotExist) {
+		return fail(name, dev+" does not exist",
+			"load the module with 'sudo modprobe fuse' and install fuse3 (apt-get install fuse3); in a container, run it with --device /dev/fuse --cap-add SYS_ADMIN")
+	}
+	if err != nil {
+		return fail(name, err.Error(), "check "+dev)
+	}
+	if fi.Mode()&os.ModeCharDevice == 0 {
+		return fail(name, dev+" is not a character device", "remove it and reload the fuse module: sudo rm "+dev+" && sudo modprobe fuse")
+	}
+	f, err := os.OpenFile(dev, os.O_RDWR, 0)
+	if err != nil {
+		if errors.Is(err, fs.ErrPermission) {
+			return fail(name, dev+": permission denied", "let users open it: sudo chmod 0666 "+dev+" (Debian's default), or run as a user in the fuse group")
+		}
+		return fail(name, err.Error(), "check that the fuse module is loaded: sudo modprobe fuse")
+	}
+	f.Close()
+	return pass(name, dev+" can be opened")
+}
+
+// checkFusermount checks that fusermount3 (or fusermount) is on PATH.
+func checkFusermount(lookPath func(string) (string, error)) check {
+	const name = "fusermount3"
+	for _, bin := range []string{"fusermount3", "fusermount"} {
+		if p, err := lookPath(bin); err == nil {
+			return pass(name, "found "+p)
+		}
+	}
+	return fail(name, "neither fusermount3 nor fusermount is on PATH", "install fuse3: sudo apt-get install fuse3")
+}
+
+// checkCacheDir checks that dir exists (or can be made) and is writable.
+func checkCacheDir(dir string) check {
+	const name = "cache dir"
+	fix := "make it writable (sudo chown -R $USER " + dir + "), or pass --cache-dir DIR or set XDG_CACHE_HOME"
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fail(name, err.Error(), fix)
+	}
+	f, err := os.CreateTemp(dir, ".doctor-*")
+	if err != nil {
+		return fail(name, err.Error(), fix)
+	}
+	f.Close()
+	os.Remove(f.Name())
+	return pass(name, dir+" is writable")
+}
+
+// checkBackend loads the credentials and asks the backend who I am, within
+// doctorTimeout. It returns the credentials when a remote is used.
+func checkBackend(ctx context.Context, c *common, log *logrus.Entry) (check, *config.Credentials) {
+	const name = "credentials"
+	home, _ := os.UserHomeDir()
+	creds, err := config.LoadCredentials(os.Getenv, home)
+	if err != nil {
+		return fail(name, err.Error(), "chmod 600 "+config.LoginFile(home)+", or run 'notebookfs login' again"), nil
+	}
+	useRemote := c.remoteURL != "" || creds.Configured()
+	if c.remoteURL != "" {
+		creds.Host = c.remoteURL
+		if !creds.Configured() {
+			return fail(name, "no TileDB credentials for "+c.remoteURL+" (no TILEDB_REST_TOKEN, no "+config.LoginFile(home)+")",
+				"run 'notebookfs login --host "+c.remoteURL+"', or export TILEDB_REST_TOKEN"), nil
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, doctorTimeout)
+	defer cancel()
+	be, err := c.open(ctx, log)
+	if err != nil {
+		return fail(name, err.Error(), "fix the settings named above, or run 'notebookfs login'"), nil
+	}
+	defer be.close()
+	u, err := be.client.Whoami(ctx)
+	if err != nil {
+		switch {
+		case !useRemote:
+			return fail("embedded store", err.Error(), "check that "+c.storeDir+" is writable, or pass --store DIR"), nil
+		case errors.Is(err, remote.ErrUnauthenticated), errors.Is(err, remote.ErrPermission):
+			fix := "run 'notebookfs login --host " + creds.Host + "' (or 'notebookfs logout' to use the embedded store)"
+			if creds.Source == "env" {
+				fix = "TILEDB_REST_TOKEN is refused: unset it or set a valid token (notebookfs login stores one in " + config.LoginFile(home) + ")"
+			}
+			return fail(name, fmt.Sprintf("%s refused the credentials from %s: %v", creds.Host, sourceName(creds), err), fix), &creds
+		case errors.Is(err, context.DeadlineExceeded):
+			return fail(name, fmt.Sprintf("%s did not answer within %v", creds.Host, doctorTimeout),
+				"check the network (proxy, firewall) and the host URL (--remote, TILEDB_REST_HOST or the login file)"), &creds
+		}
+		return fail(name, fmt.Sprintf("asking %s who I am: %v", creds.Host, err),
+			"check the network (proxy, firewall) and the host URL (--remote, TILEDB_REST_HOST or the login file)"), &creds
+	}
+	if !useRemote {
+		return pass("embedded store", fmt.Sprintf("no TileDB credentials: mounts use the embedded store %s as %s (run 'notebookfs login' for TileDB Cloud)", be.name, u.Username)), nil
+	}
+	return pass(name, fmt.Sprintf("%s knows me as %s (credentials from %s)", creds.Host, u.Username, sourceName(creds))), &creds
+}
+
+func sourceName(c config.Credentials) string {
+	switch c.Source {
+	case "env":
+		return "the environment"
+	case "":
+		return "nowhere"
+	}
+	return c.Source
+}
+
+// checkClock compares the local clock with the server's Date header.
+func checkClock(ctx context.Context, creds config.Credentials, now func() time.Time) check {
+	const name = "clock"
+	ctx, cancel := context.WithTimeout(ctx, doctorTimeout)
+	defer cancel()
+	hc, err := httpClient(creds)
+	if err != nil {
+		return fail(name, err.Error(), "fix TILEDB_SSL_CA_FILE or the login file's ca_file")
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, creds.Host+"/v1/user", nil)
+	if err != nil {
+		return fail(name, err.Error(), "fix the host URL")
+	}
+	start := now()
+	resp, err := hc.Do(req)
+	if err != nil {
+		return fail(name, "cannot reach "+creds.Host+": "+err.Error(), "check the network and the host URL")
+	}
+	resp.Body.Close()
+	end := now()
+	date, err := http.ParseTime(resp.Header.Get("Date"))
+	if err != nil {
+		return pass(name, creds.Host+" sent no Date header: not checked")
+	}
+	local := start.Add(end.Sub(start) / 2)
+	skew := local.Sub(date)
+	if skew < 0 {
+		skew = -skew
+	}
+	if skew > maxClockSkew+time.Second { // Date has a 1 s resolution
+		return fail(name, fmt.Sprintf("local clock is %v off %s's", skew.Round(time.Second), creds.Host),
+			"turn on time synchronisation: sudo timedatectl set-ntp true (or install chrony)")
+	}
+	return pass(name, fmt.Sprintf("within %v of %s", skew.Round(time.Second)+time.Second, creds.Host))
+}
+
+func runDoctor(args []string) error {
+	var c common
+	cfg := config.Default()
+	set := newFlagSet("doctor", `Usage: notebookfs doctor [flags]
+
+Checks what a mount needs: the fuse device, fusermount3, the credentials
+(login file permissions, and that the backend answers who I am within 10 s),
+the clock against the server's (when remote), and that the cache directory
+is writable. Prints one line per check, OK or FAIL with a fix; exits 1 if
+any check fails.
+
+Examples:
+  notebookfs doctor
+  notebookfs doctor --remote https://api.tiledb.com --json
+`+backendHelp)
+	c.register(set, true)
+	set.StringVar(&cfg.CacheDir, "cache-dir", cfg.CacheDir, "cache directory to check")
+	if _, err := parseCommand(set, args, 0, 0); err != nil {
+		return err
+	}
+	log, err := c.logger()
+	if err != nil {
+		return err
+	}
+	// The backend's own log lines would interleave with the report.
+	if log.Logger.GetLevel() < logrus.ErrorLevel {
+		log.Logger.SetLevel(logrus.ErrorLevel)
+	}
+	ctx, cancel := commandContext()
+	defer cancel()
+	checks := []check{checkFuseDevice("/dev/fuse"), checkFusermount(exec.LookPath)}
+	cred, creds := checkBackend(ctx, &c, log)
+	checks = append(checks, cred)
+	if creds != nil {
+		checks = append(checks, checkClock(ctx, *creds, time.Now))
+	}
+	checks = append(checks, checkCacheDir(filepath.Clean(cfg.CacheDir)))
+	failed := 0
+	for _, ch := range checks {
+		if !ch.OK {
+			failed++
+		}
+	}
+	if c.json {
+		if err := printJSON(os.Stdout, checks); err != nil {
+			return err
+		}
+	} else {
+		for _, ch := range checks {
+			fmt.Println(ch)
+		}
+	}
+	if failed > 0 {
+		return doctorFailed{failed}
+	}
+	return nil
+}
+
+// doctorFailed is doctor's exit 1, already reported on stdout.
+type doctorFailed struct{ n int }
+
+func (d doctorFailed) Error() string { return fmt.Sprintf("%d check(s) failed", d.n) }

@@ -1,0 +1,53 @@
+package main
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestDoctorFuseDeviceMissing(t *testing.T) {
+	c := checkFuseDevice(filepath.Join(t.TempDir(), "fuse"))
+	if c.OK || !strings.Contains(c.Detail, "does not exist") || !strings.Contains(c.Fix, "modprobe fuse") ||
+		!strings.Contains(c.Fix, "--device /dev/fuse") {
+		t.Errorf("missing device: %+v", c)
+	}
+	if s := c.String(); !strings.HasPrefix(s, "FAIL  fuse device: ") || !strings.Contains(s, "Fix: ") {
+		t.Errorf("line: %q", s)
+	}
+	f := filepath.Join(t.TempDir(), "regular")
+	os.WriteFile(f, nil, 0o600)
+	if c := checkFuseDevice(f); c.OK || !strings.Contains(c.Detail, "not a character device") {
+		t.Errorf("regular file: %+v", c)
+	}
+	if _, err := os.Stat("/dev/null"); err == nil {
+		if c := checkFuseDevice("/dev/null"); !c.OK {
+			t.Errorf("/dev/null (a usable char device): %+v", c)
+		}
+	}
+}
+
+func TestDoctorFusermount(t *testing.T) {
+	none := func(string) (string, error) { return "", errors.New("not found") }
+	if c := checkFusermount(none); c.OK || !strings.Contains(c.Fix, "apt-get install fuse3") {
+		t.Errorf("no fusermount: %+v", c)
+	}
+	some := func(n string) (string, error) { return "/usr/bin/" + n, nil }
+	if c := checkFusermount(some); !c.OK || !strings.Contains(c.Detail, "fusermount3") {
+		t.Errorf("fusermount3: %+v", c)
+	}
+}
+
+func TestDoctorCacheDir(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "cache")
+	if c := checkCacheDir(dir); !c.OK {
+		t.Errorf("fresh dir: %+v", c)
+	}
+	file := filepath.Join(t.TempDir(), "file")
+	os.WriteFile(file, nil, 0o600)
+	if c := checkCacheDir(filepath.Join(file, "sub")); c.OK || !strings.Contains(c.Fix, "--cache-dir") {
+		t.Errorf("under a file: %+v", c)
+	}
+}
