@@ -13,8 +13,10 @@ import (
 
 // The main path: cp the corpus in, list, read back, overwrite,
 // rename, delete, and find it all again after a remount.
-func TestCorpusRoundTrip(t *testing.T) {
-	e := mount(t, envOptions{})
+func TestCorpusRoundTrip(t *testing.T) { forBackends(t, testCorpusRoundTrip) }
+
+func testCorpusRoundTrip(t *testing.T, o envOptions) {
+	e := mount(t, o)
 	files := corpusFiles(t)
 	args := append(append([]string{}, files...), e.ns())
 	run(t, "cp", args...)
@@ -100,8 +102,10 @@ func TestCorpusRoundTrip(t *testing.T) {
 }
 
 // A new notebook written in many write calls is one upload on close.
-func TestCreateManyWritesOneUpload(t *testing.T) {
-	e := mount(t, envOptions{})
+func TestCreateManyWritesOneUpload(t *testing.T) { forBackends(t, testCreateManyWritesOneUpload) }
+
+func testCreateManyWritesOneUpload(t *testing.T, o envOptions) {
+	e := mount(t, o)
 	f, err := os.Create(e.ns("new.ipynb"))
 	if err != nil {
 		t.Fatal(err)
@@ -133,8 +137,10 @@ func TestCreateManyWritesOneUpload(t *testing.T) {
 }
 
 // An empty notebook (touch) is created on close.
-func TestTouchCreatesEmptyNotebook(t *testing.T) {
-	e := mount(t, envOptions{})
+func TestTouchCreatesEmptyNotebook(t *testing.T) { forBackends(t, testTouchCreatesEmptyNotebook) }
+
+func testTouchCreatesEmptyNotebook(t *testing.T, o envOptions) {
+	e := mount(t, o)
 	run(t, "touch", e.ns("empty.ipynb"))
 	nb := e.notebook("empty")
 	if nb.Size != 0 {
@@ -147,8 +153,10 @@ func TestTouchCreatesEmptyNotebook(t *testing.T) {
 }
 
 // Duplicate remote names show as distinct files; the oldest keeps the name.
-func TestDuplicateNames(t *testing.T) {
-	e := mount(t, envOptions{})
+func TestDuplicateNames(t *testing.T) { forBackends(t, testDuplicateNames) }
+
+func testDuplicateNames(t *testing.T, o envOptions) {
+	e := mount(t, o)
 	first := e.put("dup", nb("first"))
 	second := e.put("dup", nb("second"))
 	names := readDir(t, e.ns())

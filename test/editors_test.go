@@ -37,8 +37,10 @@ func checkSaved(t *testing.T, e *env, name, id string, versions int, want []byte
 
 // vim's default save, as syscalls: swap file, backup by rename, a new file
 // of the old name, backup removed.
-func TestVimStyleSaveKeepsIdentity(t *testing.T) {
-	e := mount(t, envOptions{})
+func TestVimStyleSaveKeepsIdentity(t *testing.T) { forBackends(t, testVimStyleSaveKeepsIdentity) }
+
+func testVimStyleSaveKeepsIdentity(t *testing.T, o envOptions) {
+	e := mount(t, o)
 	mustWrite(t, e.ns("x.ipynb"), nb("one"))
 	id := e.notebook("x").ID
 	mustWrite(t, e.ns(".x.ipynb.swp"), []byte("swap"))
@@ -65,8 +67,10 @@ func TestVimStyleSaveKeepsIdentity(t *testing.T) {
 }
 
 // A plain mv to a backup name then rm is a delete.
-func TestMoveAwayThenRemoveDeletes(t *testing.T) {
-	e := mount(t, envOptions{})
+func TestMoveAwayThenRemoveDeletes(t *testing.T) { forBackends(t, testMoveAwayThenRemoveDeletes) }
+
+func testMoveAwayThenRemoveDeletes(t *testing.T, o envOptions) {
+	e := mount(t, o)
 	mustWrite(t, e.ns("x.ipynb"), nb("one"))
 	if err := os.Rename(e.ns("x.ipynb"), e.ns("x.bak")); err != nil {
 		t.Fatal(err)
@@ -81,8 +85,10 @@ func TestMoveAwayThenRemoveDeletes(t *testing.T) {
 
 // A backup renamed back (vim restoring after a failed write) is the same
 // notebook, unchanged.
-func TestBackupRenamedBack(t *testing.T) {
-	e := mount(t, envOptions{})
+func TestBackupRenamedBack(t *testing.T) { forBackends(t, testBackupRenamedBack) }
+
+func testBackupRenamedBack(t *testing.T, o envOptions) {
+	e := mount(t, o)
 	mustWrite(t, e.ns("x.ipynb"), nb("one"))
 	id := e.notebook("x").ID
 	if err := os.Rename(e.ns("x.ipynb"), e.ns("x.ipynb~")); err != nil {
@@ -95,8 +101,10 @@ func TestBackupRenamedBack(t *testing.T) {
 }
 
 // sed -i writes a temp file and renames it onto the notebook.
-func TestSedInPlace(t *testing.T) {
-	e := mount(t, envOptions{})
+func TestSedInPlace(t *testing.T) { forBackends(t, testSedInPlace) }
+
+func testSedInPlace(t *testing.T, o envOptions) {
+	e := mount(t, o)
 	mustWrite(t, e.ns("x.ipynb"), nb("one"))
 	id := e.notebook("x").ID
 	for i, word := range []string{"two", "three", "four"} {
@@ -111,14 +119,16 @@ func TestSedInPlace(t *testing.T) {
 
 // Real vim, with its defaults (writebackup, backupcopy=auto: it renames)
 // and with backupcopy=no.
-func TestVim(t *testing.T) {
+func TestVim(t *testing.T) { forBackends(t, testVim) }
+
+func testVim(t *testing.T, o envOptions) {
 	for _, tc := range []struct{ name, set string }{
 		{"defaults", "set nocompatible"},
 		{"backupcopy=no", "set backupcopy=no"},
 		{"backupcopy=yes", "set backupcopy=yes"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			e := mount(t, envOptions{})
+			e := mount(t, o)
 			mustWrite(t, e.ns("x.ipynb"), nb("one"))
 			id := e.notebook("x").ID
 			for i, word := range []string{"two", "three", "four"} {
@@ -135,8 +145,10 @@ func TestVim(t *testing.T) {
 
 // Python-style atomic writer: temp file in the same directory, fsync,
 // rename onto the notebook.
-func TestAtomicWriterRenameOver(t *testing.T) {
-	e := mount(t, envOptions{})
+func TestAtomicWriterRenameOver(t *testing.T) { forBackends(t, testAtomicWriterRenameOver) }
+
+func testAtomicWriterRenameOver(t *testing.T, o envOptions) {
+	e := mount(t, o)
 	mustWrite(t, e.ns("x.ipynb"), nb("one"))
 	id := e.notebook("x").ID
 	f, err := os.CreateTemp(e.ns(), ".tmp-x-*")
@@ -156,8 +168,10 @@ func TestAtomicWriterRenameOver(t *testing.T) {
 
 // Jupyter's save: copy to .~x.ipynb, rewrite x.ipynb in place (truncate
 // then write), fsync, delete the copy: one new version.
-func TestJupyterStyleSave(t *testing.T) {
-	e := mount(t, envOptions{})
+func TestJupyterStyleSave(t *testing.T) { forBackends(t, testJupyterStyleSave) }
+
+func testJupyterStyleSave(t *testing.T, o envOptions) {
+	e := mount(t, o)
 	mustWrite(t, e.ns("x.ipynb"), nb("one"))
 	id := e.notebook("x").ID
 	run(t, "cp", e.ns("x.ipynb"), e.ns(".~x.ipynb"))
@@ -181,8 +195,10 @@ func TestJupyterStyleSave(t *testing.T) {
 
 // The backup kept open while the new file is written (an editor still
 // reading it): two files, two inodes, each with its own size and content.
-func TestVimStyleSaveWithBackupOpen(t *testing.T) {
-	e := mount(t, envOptions{})
+func TestVimStyleSaveWithBackupOpen(t *testing.T) { forBackends(t, testVimStyleSaveWithBackupOpen) }
+
+func testVimStyleSaveWithBackupOpen(t *testing.T, o envOptions) {
+	e := mount(t, o)
 	mustWrite(t, e.ns("x.ipynb"), nb("one"))
 	id := e.notebook("x").ID
 	held, err := os.Open(e.ns("x.ipynb"))

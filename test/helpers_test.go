@@ -172,3 +172,10 @@ func run(t *testing.T, name string, args ...string) string {
 func nb(text string) []byte {
 	return []byte(`{"cells":[{"cell_type":"markdown","metadata":{},"source":["` + text + `"]}],"metadata":{},"nbformat":4,"nbformat_minor":5}` + "\n")
 }
+
+// forBackends runs a mounted test on the embedded store and again through
+// the TileDB Cloud client against an in-process notebookfs serve.
+func forBackends(t *testing.T, f func(t *testing.T, o envOptions)) {
+	t.Run("embedded", func(t *testing.T) { f(t, envOptions{}) })
+	t.Run("remote", func(t *testing.T) { f(t, envOptions{remote: true}) })
+}

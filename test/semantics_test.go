@@ -156,8 +156,10 @@ func TestSystemXattrsNoRemoteCall(t *testing.T) {
 }
 
 // truncate(2) with no open file is saved at once as a new version.
-func TestTruncateByPath(t *testing.T) {
-	e := mount(t, envOptions{})
+func TestTruncateByPath(t *testing.T) { forBackends(t, testTruncateByPath) }
+
+func testTruncateByPath(t *testing.T, o envOptions) {
+	e := mount(t, o)
 	mustWrite(t, e.ns("t.ipynb"), nb("0123456789"))
 	if err := os.Truncate(e.ns("t.ipynb"), 10); err != nil {
 		t.Fatal(err)

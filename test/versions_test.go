@@ -13,8 +13,10 @@ import (
 
 // Saving 5 times gives 5 versions of the same notebook, each readable
 // under .versions/<name>.ipynb/<UTC time>.ipynb.
-func TestVersionsDirectory(t *testing.T) {
-	e := mount(t, envOptions{})
+func TestVersionsDirectory(t *testing.T) { forBackends(t, testVersionsDirectory) }
+
+func testVersionsDirectory(t *testing.T, o envOptions) {
+	e := mount(t, o)
 	var saves [][]byte
 	for i := 0; i < 5; i++ {
 		data := bytes.Repeat(nb(string(rune('a'+i))), i+1)

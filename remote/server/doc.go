@@ -36,8 +36,15 @@
 //	GET    /v4/capabilities                            404 (libtiledb then uses the v1/v2 paths)
 //	GET    /metrics                                    Prometheus text format
 //
-// New endpoints (the capnp array protocol) go in their own file as a method
-// returning []route, listed in routes().
+// The capnp array protocol (capnp*.go, see below):
+//
+//	GET    /v1/arrays/{ns}/{array}                     the notebook array schema (JSON or capnp ArraySchema)
+//	POST   /v{1,2,3}/arrays/{ns}/{array}/query/submit  ?type=READ|WRITE: capnp Query, chunked reply
+//	GET    /v1/arrays/{ns}/{array}/array_metadata      capnp ArrayMetadata (or its JSON)
+//	POST   /v1/arrays/{ns}/{array}/array_metadata      200, empty body
+//
+// New endpoints go in their own file as a method returning []route, listed
+// in routes().
 //
 // # Errors
 //
@@ -53,8 +60,8 @@
 //	4005  405     the path exists, for other methods (Allow header lists them)
 //	4009  409     already exists (remote.ErrExist)
 //	4013  400     name too long (remote.ErrNameTooLong)
-//	4014  413     upload larger than MaxUpload
-//	4019  409     conflicting version (remote.ErrConflict)
+//	4014  413     upload larger than MaxUpload, or a capnp body over its limit
+//	4019  409     conflicting version (remote.ErrConflict): a WRITE or file_size that does not fit the history
 //	4040  404     no such endpoint (a route, not a notebook)
 //	5000  500     internal error; the message only names the request id, the log has the rest
 //	5001  501     not supported (remote.ErrUnsupported)
@@ -114,6 +121,95 @@
 //   - Share: a missing "actions" is the same as [] (unshare), as a client
 //     generated from the spec omits an empty list. Sharing needs ownership
 //     (403 when the notebook is visible but the caller may not share).
+//
+// # The capnp array protocol
+//
+// TileDB's clients save and read a notebook as an array: a capnp WRITE or
+// READ query/submit of the `contents` cells, and the array metadata
+// file_size, type, format (/work/shared/reference/tiledb-array-protocol.md,
+// "the notes"; bodies are coded by remote/arrayproto). TileDB's JS client
+// (@tiledb-inc/tiledb-cloud 1.0.8: TileDBQuery.WriteQuery and ReadQuery,
+// the array metadata calls, downloadNotebookContents) works against these
+// routes (test/js/query.js). Versions are the store's versions: every
+// WRITE is a new version of the same notebook (same id, shares, history).
+// Decisions where the notes are silent or that differ from TileDB Cloud:
+//
+//   - Time. end_timestamp or its synonym open_at (start_timestamp,
+//     default 0, bounds the window from below) picks the version: the
+//     latest one at or before it. "Latest" (no timestamp, or MAX) is the
+//     store's clock now, so a version written at a client time ahead of
+//     the clock stays invisible to latest reads and metadata until the
+//     clock reaches it (notes §5). The JSON routes above (get_file,
+//     metadata_json, listings, ArrayInfo) are unchanged: they show the
+//     newest version whatever its time.
+//   - WRITE. Only the whole notebook, cells [0, n-1] with n >= 1, of the
+//     notebook array shape (the single attribute contents, one UINT64
+//     range, a row-major/col-major/global-order layout); anything else is
+//     400. The version's time is end_timestamp/open_at if given (the
+//     body's array.endTimestamp is informational and ignored), else the
+//     store's clock. A given time must be after the notebook's latest
+//     version (409: versions are whole files in increasing time, so a
+//     write into the past, which TileDB would accept and shadow, cannot be
+//     placed), unless the version at exactly that time holds the very
+//     same bytes: then the write is a retry and succeeds without a new
+//     version. It may be at most 10 minutes ahead of the clock (400
+//     beyond: clock skew). A server-chosen time bumped past the clock (a
+//     save in the same millisecond as the previous version) is waited for
+//     (at most 100 ms) before the reply, so that the latest reads that
+//     follow see it. The reply carries the time in array.endTimestamp and
+//     writtenFragmentInfo, with a fragment name derived from the id and
+//     time (a retry gets the same name). Write needs the write right (403
+//     before the body is read; 404 if the caller cannot read it).
+//   - WRITE bodies: the message at most 8 MiB (413 from its header, before
+//     it is received), contents at most MaxUpload (413), Content-Length
+//     equal to message + n and, chunked, nothing after the contents (400).
+//     The contents are spooled (memory up to 4 MiB, else a temporary file)
+//     before the store, which holds its write lock while it reads, is
+//     called.
+//   - READ. Cells at or past the version's size read as the fill value 255,
+//     and so does every cell before the notebook's first version or when
+//     no version falls in the window. TileDB would show older, longer
+//     fragments' bytes past file_size (the notes' "stale a"); versions here
+//     are whole files, and 255 is what a reader that overshoots is better
+//     served with (the JS client's downloadNotebookContents reads
+//     [0, file_size] and strips the non-printable 255). A reply carries at
+//     most min(client buffer, 64 MiB) bytes; if the range is longer it is
+//     INCOMPLETE and keeps the rest of the range and the resolved time in
+//     its reader and array.endTimestamp (arrayproto), so a continuation
+//     (the reply posted back, as the JS client does) reads the same
+//     version even if a save came in between. Whatever follows the
+//     message in a READ body (the previous reply's data) is read and
+//     dropped, up to 64 MiB + 8 MiB (413 beyond): a continuation may send
+//     the message alone. read_all=true (libtiledb) streams every chunk in
+//     one reply, without Content-Length, for at most MaxUpload + 64 MiB
+//     cells (400 beyond). Single replies have a Content-Length.
+//   - Array metadata. The store keeps no free-form metadata: GET returns
+//     file_size (INT64, the size of the version at end_timestamp), type
+//     "notebook" and format "json" (STRING_UTF8), or no entries when no
+//     version falls in the window (as an array with no metadata yet). A
+//     POST is one metadata write at end_timestamp (latest = now), entries
+//     folded in order (the last of a key wins): file_size must equal the
+//     size of the version at that time, which the save's WRITE has just
+//     made (409 otherwise); file_size 0 on a non-empty version saves an
+//     empty version (a WRITE cannot carry 0 cells, notes §2.3), at
+//     end_timestamp if given; type must stay "notebook" and format "json"
+//     (400); deleting any of those three is 400; every other key (JC's
+//     mimetype, TileDB-Py's __np_flat_* deletions) is accepted and not
+//     kept, so a GET does not return it. A POST needs the write right
+//     (403); its reply is 200 with an empty body.
+//   - Formats. The schema is capnp when Content-Type or Accept is
+//     application/capnp, else JSON (the JS client). array_metadata GET is
+//     capnp unless the request asks for JSON (Content-Type
+//     application/json, or no Content-Type and an Accept listing it): then
+//     the spec's ArrayMetadata JSON, value as a list of bytes; a POST with
+//     Content-Type application/json takes that JSON.
+//   - Not served: libtiledb 2.26+'s array open (POST /v2/arrays/{ns}/{a}/)
+//     and v3 directory and fragment metadata, query/finalize and
+//     query/est_result_sizes (TileDB-Py): 404 (no such endpoint).
+//   - Found while testing the JS client: its axios 0.21 refuses request
+//     bodies over 10 MB (ERR_FR_MAX_BODY_LENGTH_EXCEEDED) unless
+//     axios.defaults.maxBodyLength is raised, so a WriteQuery of a larger
+//     notebook fails in the client; test/js/query.js raises it.
 //
 // # Fault injection
 //

@@ -98,6 +98,7 @@ func (s *Server) routes() []route {
 	all = append(all, s.arrayRoutes()...)
 	all = append(all, s.notebookRoutes()...)
 	all = append(all, s.serviceRoutes()...)
+	all = append(all, s.capnpRoutes()...)
 	return all
 }
 

@@ -1,0 +1,80 @@
+//go:build linux
+
+package test
+
+import (
+	"bufio"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// serverRequests reads "notebookfs serve"'s own request counters: the
+// number of HTTP requests the mount really sent, retries included.
+func serverRequests(t *testing.T, url string) (int64, map[string]int64) {
+	t.Helper()
+	resp, err := http.Get(url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	by := map[string]int64{}
+	var total int64
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, "notebookfs_server_requests_total{") || strings.Contains(line, "/metrics") {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		n, err := strconv.ParseInt(line[i+1:], 10, 64)
+		if err != nil {
+			t.Fatalf("metrics line %q: %v", line, err)
+		}
+		route := line[strings.Index(line, `route="`)+7:]
+		route = route[:strings.IndexByte(route, '"')]
+		by[route] += n
+		total += n
+	}
+	return total, by
+}
+
+// Remote requests per file operation through the mount and the cloud
+// client, counted by the server: the figures that matter most for speed.
+func TestRemoteRequestCounts(t *testing.T) {
+	e := mount(t, envOptions{remote: true})
+	const n = 250
+	for i := 0; i < n; i++ {
+		e.put(fmt.Sprintf("nb%03d", i), nb(fmt.Sprintf("notebook %d", i)))
+	}
+	step := func(name string, max int64, f func()) int64 {
+		t.Helper()
+		before, b := serverRequests(t, e.url)
+		f()
+		after, a := serverRequests(t, e.url)
+		d := after - before
+		var routes []string
+		for r, v := range a {
+			if v != b[r] {
+				routes = append(routes, fmt.Sprintf("%s x%d", r, v-b[r]))
+			}
+		}
+		t.Logf("%-34s %d requests %v", name, d, routes)
+		if d > max {
+			t.Errorf("%s: %d requests, want at most %d", name, d, max)
+		}
+		return d
+	}
+	pages := int64((n + 99) / 100)
+	step("ls -l, 250 notebooks, cold", 1+pages, func() { run(t, "ls", "-l", e.ns()) })
+	step("ls -l, warm", 0, func() { run(t, "ls", "-l", e.ns()) })
+	step("cat, cold", 2, func() { mustRead(t, e.ns("nb007.ipynb")) })
+	step("cat, warm", 0, func() { mustRead(t, e.ns("nb007.ipynb")) })
+	step("save of an existing notebook", 3, func() { mustWrite(t, e.ns("nb007.ipynb"), nb("saved")) })
+	step("cat of what we just saved", 0, func() { mustRead(t, e.ns("nb007.ipynb")) })
+	step("create a notebook", 3, func() { mustWrite(t, e.ns("new.ipynb"), nb("new")) })
+	step("getfattr -d, cold", 1, func() { mustTool(t, "getfattr", "-d", e.ns("nb007.ipynb")) })
+	step("getfattr -d, warm", 0, func() { mustTool(t, "getfattr", "-d", e.ns("nb007.ipynb")) })
+}
