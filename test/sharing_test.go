@@ -57,7 +57,12 @@ func mustTool(t *testing.T, name string, args ...string) string {
 // The story: alice shares with bob for reading, then writing, then
 // unshares; bob sees exactly what he may do.
 func TestShareWithUserReadWriteUnshare(t *testing.T) {
-	alice := mount(t, envOptions{setup: withUsers})
+	forBackends(t, testShareWithUserReadWriteUnshare)
+}
+
+func testShareWithUserReadWriteUnshare(t *testing.T, o envOptions) {
+	o.setup = withUsers
+	alice := mount(t, o)
 	nbPath := alice.ns("x.ipynb")
 	mustWrite(t, nbPath, nb("alice's"))
 	id := alice.notebook("x").ID
@@ -112,8 +117,11 @@ func TestShareWithUserReadWriteUnshare(t *testing.T) {
 
 // getfattr -d shows only the read-only names; values and errors as the
 // tools print them; the size probe, ERANGE, XATTR_CREATE/REPLACE.
-func TestXattrToolsAndErrors(t *testing.T) {
-	alice := mount(t, envOptions{setup: withUsers})
+func TestXattrToolsAndErrors(t *testing.T) { forBackends(t, testXattrToolsAndErrors) }
+
+func testXattrToolsAndErrors(t *testing.T, o envOptions) {
+	o.setup = withUsers
+	alice := mount(t, o)
 	p := alice.ns("x.ipynb")
 	mustWrite(t, p, nb("x"))
 	nbk := alice.notebook("x")
@@ -183,8 +191,11 @@ func TestXattrToolsAndErrors(t *testing.T) {
 
 // Public and organization shares reach the right people; a copy made
 // with cp -a shares nothing.
-func TestPublicOrgShareAndCopies(t *testing.T) {
-	alice := mount(t, envOptions{setup: withUsers})
+func TestPublicOrgShareAndCopies(t *testing.T) { forBackends(t, testPublicOrgShareAndCopies) }
+
+func testPublicOrgShareAndCopies(t *testing.T, o envOptions) {
+	o.setup = withUsers
+	alice := mount(t, o)
 	p := alice.ns("x.ipynb")
 	mustWrite(t, p, nb("x"))
 	id := alice.notebook("x").ID

@@ -25,7 +25,10 @@ import (
 //	go test ./remote/server -run '^$' -fuzz '^FuzzSubmitWrite$' -fuzztime 15s -fuzzminimizetime 100x
 //
 // Without -fuzzminimizetime a short run can spend its whole time
-// minimizing new inputs (up to 60 s each; the execs count stalls).
+// minimizing new inputs (up to 60 s each; the execs count stalls). A
+// duration -fuzztime can end in a bare "FAIL ... exit status 1" with no
+// input written (Go's deadline race, golang/go#51484); only a written
+// testdata/fuzz input is a finding (a count, -fuzztime 30000x, avoids it).
 //
 // Every reply must be 200 with a well-formed capnp body, or a 4xx Error
 // body; never a 5xx or a panic.
