@@ -97,8 +97,9 @@ func (c *Content) Get(k Key) ([]byte, bool) {
 	return v, ok
 }
 
-// peek is Get without touching the counters or the recency order.
-func (c *Content) peek(k Key) ([]byte, bool) {
+// Peek is Get without touching the counters or the recency order (for
+// prefetch, which must not count as a reader).
+func (c *Content) Peek(k Key) ([]byte, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.lru.Peek(k)

@@ -26,7 +26,7 @@ func (c *Content) GetOrLoad(ctx context.Context, k Key, load func(ctx context.Co
 	loadCtx := context.WithoutCancel(ctx)
 	ch := c.flight.DoChan(flightKey(k), func() (any, error) {
 		// A load that finished between our miss and DoChan has cached it.
-		if v, ok := c.peek(k); ok {
+		if v, ok := c.Peek(k); ok {
 			return v, nil
 		}
 		v, err := load(loadCtx)

@@ -23,6 +23,7 @@ type Config struct {
 	StoreDir    string        // embedded store (SQLite); default DataDir()
 	CacheDir    string        // local state: scratch files, staged copies; default CacheDirDefault()
 	CacheSize   int64         // content cache bound in bytes
+	Prefetch    int64         // bytes of small notebooks fetched after a listing; 0 = off
 	MetadataTTL time.Duration // listings and stats
 	CallTimeout time.Duration // deadline of one remote call
 	ReadOnly    bool
@@ -36,6 +37,7 @@ type Config struct {
 // rclone (dir-cache-time 5 min) middle ground.
 const (
 	DefaultCacheSize   = 256 << 20
+	DefaultPrefetch    = 64 << 20
 	DefaultMetadataTTL = 10 * time.Second
 	DefaultCallTimeout = 60 * time.Second
 )
@@ -46,6 +48,7 @@ func Default() Config {
 		StoreDir:    DataDir(),
 		CacheDir:    CacheDirDefault(),
 		CacheSize:   DefaultCacheSize,
+		Prefetch:    DefaultPrefetch,
 		MetadataTTL: DefaultMetadataTTL,
 		CallTimeout: DefaultCallTimeout,
 		LogLevel:    "info",
@@ -110,6 +113,9 @@ func (c Config) Validate() error {
 		return fmt.Errorf("mountpoint: %w", err)
 	} else if !fi.IsDir() {
 		return fmt.Errorf("mountpoint %s is not a directory", c.Mountpoint)
+	}
+	if c.Prefetch < 0 {
+		return fmt.Errorf("prefetch %d: must be 0 (off) or more bytes", c.Prefetch)
 	}
 	if c.CacheSize < 0 {
 		return fmt.Errorf("cache size %d: must be 0 (off) or more bytes", c.CacheSize)

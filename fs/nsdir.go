@@ -37,6 +37,10 @@ type nsDir struct {
 	// names is the file-name view of the cached listing of namesAt.
 	names   map[string]remote.Notebook // GUARDED_BY(mu)
 	namesAt time.Time                  // GUARDED_BY(mu)
+	// gen counts our own changes to the listing; a refresh that raced
+	// with one is not stored.
+	gen        uint64 // GUARDED_BY(mu)
+	refreshing bool   // GUARDED_BY(mu): a background refresh runs
 
 	versions     *versionsDir // the .versions history, made on first lookup
 	versionsOnce sync.Once
@@ -98,27 +102,77 @@ func (d *nsDir) canCreate(ctx context.Context) bool {
 }
 
 // list returns the namespace's notebooks by file name: from the metadata
-// cache while fresh, else one List call. When the remote fails, the last
-// known listing is served and the failure logged.
+// cache while fresh; a stale listing is served at once while one refresh
+// runs in the background (stale-while-revalidate); with nothing cached,
+// one List call now. When the remote fails, the last known listing stays.
 func (d *nsDir) list(ctx context.Context) (map[string]remote.Notebook, error) {
 	e, ok := d.root.lists.Get(d.key)
-	if !ok || !e.Fresh || e.Negative {
-		cctx, cancel := d.root.callCtx(ctx)
-		nbs, err := d.root.client.List(cctx, d.cat, d.ns)
-		cancel()
+	switch {
+	case ok && !e.Negative && e.Fresh:
+	case ok && !e.Negative:
+		d.refreshInBackground()
+	default:
+		nbs, stored, err := d.refreshList(ctx)
 		if err != nil {
-			if !ok || e.Negative {
-				return nil, err
-			}
-			d.root.log.WithError(err).WithField("path", d.key).Warn("listing failed; showing the last known listing")
-		} else {
-			d.root.lists.Put(d.key, nbs)
-			e, _ = d.root.lists.Get(d.key)
+			return nil, err
 		}
+		if !stored {
+			// Our own change raced with this listing: use it for this call
+			// only, with that change applied by the next refresh.
+			d.mu.Lock()
+			defer d.mu.Unlock()
+			return d.visible(fileNames(nbs)), nil
+		}
+		e, _ = d.root.lists.Get(d.key)
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.namesLocked(e), nil
+}
+
+// refreshList asks the remote for the listing and stores it, unless one
+// of our own changes (create, rename, delete) happened meanwhile: the
+// listing may predate it, and storing it would undo the change.
+func (d *nsDir) refreshList(ctx context.Context) ([]remote.Notebook, bool, error) {
+	d.mu.Lock()
+	gen := d.gen
+	d.mu.Unlock()
+	cctx, cancel := d.root.callCtx(ctx)
+	nbs, err := d.root.client.List(cctx, d.cat, d.ns)
+	cancel()
+	if err != nil {
+		return nil, false, err
+	}
+	d.mu.Lock()
+	stored := d.gen == gen
+	if stored {
+		d.root.lists.Put(d.key, nbs)
+		d.names = nil
+	}
+	d.mu.Unlock()
+	d.root.prefetch(d.ns, nbs)
+	return nbs, stored, nil
+}
+
+// refreshInBackground starts one refresh of a stale listing, if none runs.
+func (d *nsDir) refreshInBackground() {
+	d.mu.Lock()
+	if d.refreshing {
+		d.mu.Unlock()
+		return
+	}
+	d.refreshing = true
+	d.mu.Unlock()
+	d.root.background(func(ctx context.Context) {
+		defer func() {
+			d.mu.Lock()
+			d.refreshing = false
+			d.mu.Unlock()
+		}()
+		if _, _, err := d.refreshList(ctx); err != nil {
+			d.root.log.WithError(err).WithField("path", d.key).Warn("refreshing a listing failed; showing the last known one")
+		}
+	})
 }
 
 // namesLocked derives the file-name view once per stored listing.
@@ -126,13 +180,17 @@ func (d *nsDir) namesLocked(e cacheEntry) map[string]remote.Notebook {
 	if d.names != nil && d.namesAt.Equal(e.Stored) {
 		return d.names
 	}
-	names := fileNames(e.Value)
+	d.names, d.namesAt = d.visible(fileNames(e.Value)), e.Stored
+	return d.names
+}
+
+// visible leaves out moved-away notebooks.
+func (d *nsDir) visible(names map[string]remote.Notebook) map[string]remote.Notebook {
 	for file, nb := range names {
 		if d.hidden[nb.ID] {
 			delete(names, file)
 		}
 	}
-	d.names, d.namesAt = names, e.Stored
 	return names
 }
 
@@ -141,6 +199,7 @@ func (d *nsDir) namesLocked(e cacheEntry) map[string]remote.Notebook {
 func (d *nsDir) editList(f func([]remote.Notebook) []remote.Notebook) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.gen++
 	e, ok := d.root.lists.Get(d.key)
 	if !ok || e.Negative {
 		return

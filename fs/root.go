@@ -41,6 +41,9 @@ type Options struct {
 	CallTimeout time.Duration // deadline of one remote call; default 60 s
 	ReadOnly    bool
 	UID, GID    uint32 // owner shown for every file
+	// PrefetchBytes is the budget of small notebooks fetched in the
+	// background after each fresh listing; 0 turns prefetch off.
+	PrefetchBytes int64
 }
 
 const (
@@ -63,6 +66,7 @@ type Root struct {
 	versionLists *cache.Meta[string, []remote.Version] // by notebook id
 	storage      *storageSettings
 	nodes        *nodeRegistry
+	bg           *background
 	scratch      *gofs.LoopbackRoot
 	staging      string
 	started      time.Time
@@ -135,6 +139,7 @@ func NewRoot(opts Options) (*Root, error) {
 		staging:      staging,
 		storage:      storage,
 		nodes:        newNodeRegistry(),
+		bg:           newBackground(),
 		started:      time.Now(),
 		cats:         map[remote.Category]*categoryDir{},
 	}

@@ -40,7 +40,8 @@ type env struct {
 	server   *fuse.Server
 	logw     interface{ Close() error }
 	opts     envOptions
-	url      string     // remote: the server's base URL
+	url      string // remote: the server's base URL
+	root     *fs.Root
 	logs     *test.Hook // every log entry of the mount
 }
 
@@ -56,6 +57,7 @@ type envOptions struct {
 	faultRate float64
 	latency   time.Duration
 	token     string // remote only: use this token instead of a fresh one
+	prefetch  int64  // fs.Options.PrefetchBytes (0: off, the tests' default)
 }
 
 // needFuse skips when the machine cannot mount.
@@ -126,14 +128,15 @@ func (e *env) mountFS() {
 	log := testLog(t)
 	e.logs = test.NewLocal(log.Logger)
 	root, err := fs.NewRoot(fs.Options{
-		Client:      e.count,
-		Content:     cache.NewContent(e.opts.cacheSize),
-		Log:         log,
-		StateDir:    e.stateDir,
-		MetadataTTL: e.opts.ttl,
-		ReadOnly:    e.opts.readOnly,
-		UID:         uint32(os.Getuid()),
-		GID:         uint32(os.Getgid()),
+		Client:        e.count,
+		Content:       cache.NewContent(e.opts.cacheSize),
+		Log:           log,
+		StateDir:      e.stateDir,
+		MetadataTTL:   e.opts.ttl,
+		ReadOnly:      e.opts.readOnly,
+		PrefetchBytes: e.opts.prefetch,
+		UID:           uint32(os.Getuid()),
+		GID:           uint32(os.Getgid()),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -149,7 +152,7 @@ func (e *env) mountFS() {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.server, e.logw = server, logw
+	e.server, e.logw, e.root = server, logw, root
 }
 
 func (e *env) unmount() {
@@ -160,6 +163,7 @@ func (e *env) unmount() {
 		e.t.Errorf("unmount: %v", err)
 	}
 	e.server.Wait()
+	e.root.Close() // background work ends before the test does
 	e.logw.Close()
 	e.server = nil
 }

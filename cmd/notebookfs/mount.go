@@ -70,6 +70,7 @@ Flags:
 	set.StringVar(&cfg.StoreDir, "store", cfg.StoreDir, "directory of the embedded notebook store (used when no TileDB credentials are configured)")
 	set.StringVar(&cfg.CacheDir, "cache-dir", cfg.CacheDir, "directory for local state (scratch files, staged copies)")
 	cacheSize := set.String("cache-size", fmt.Sprint(cfg.CacheSize), "content cache size in bytes (suffixes K, M, G); 0 turns it off")
+	prefetch := set.String("prefetch-bytes", fmt.Sprint(cfg.Prefetch), "after listing a namespace, fetch its small notebooks in the background up to this many bytes; 0 turns it off")
 	set.DurationVar(&cfg.MetadataTTL, "metadata-ttl", cfg.MetadataTTL, "how long listings and attributes are trusted")
 	set.DurationVar(&cfg.CallTimeout, "call-timeout", cfg.CallTimeout, "deadline of one remote call")
 	set.BoolVar(&cfg.ReadOnly, "read-only", false, "mount read-only")
@@ -115,6 +116,9 @@ Flags:
 	if cfg.CacheSize, err = config.ParseSize(*cacheSize); err != nil {
 		return usageError{err.Error()}
 	}
+	if cfg.Prefetch, err = config.ParseSize(*prefetch); err != nil {
+		return usageError{err.Error()}
+	}
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
@@ -140,8 +144,10 @@ Flags:
 		MetadataTTL: cfg.MetadataTTL,
 		CallTimeout: cfg.CallTimeout,
 		ReadOnly:    cfg.ReadOnly,
-		UID:         uint32(os.Getuid()),
-		GID:         uint32(os.Getgid()),
+		// Prefetch fills the content cache: never more than half of it.
+		PrefetchBytes: min(cfg.Prefetch, cfg.CacheSize/2),
+		UID:           uint32(os.Getuid()),
+		GID:           uint32(os.Getgid()),
 	})
 	if err != nil {
 		return err
@@ -164,6 +170,7 @@ Flags:
 		}
 	}()
 	server.Wait()
+	root.Close()
 	signal.Stop(sigs)
 	log.Info("unmounted")
 	return nil

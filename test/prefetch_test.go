@@ -1,0 +1,61 @@
+//go:build linux
+
+package test
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// After listing a cold namespace, its small notebooks are fetched in the
+// background, so reading them all costs no download at read time.
+func TestPrefetchColdNamespace(t *testing.T) { forBackends(t, testPrefetchColdNamespace) }
+
+func testPrefetchColdNamespace(t *testing.T, o envOptions) {
+	o.prefetch = 8 << 20
+	e := mount(t, o)
+	const n = 30
+	for i := 0; i < n; i++ {
+		e.put(fmt.Sprintf("nb%02d", i), nb(fmt.Sprintf("notebook %d", i)))
+	}
+	run(t, "ls", "-l", e.ns())
+	e.root.Idle() // the prefetch started by the listing is done
+	if r := e.count.Count("Read"); r != n {
+		t.Errorf("prefetch made %d Read calls, want %d", r, n)
+	}
+	e.count.Reset()
+	for i := 0; i < n; i++ {
+		if b := mustRead(t, e.ns(fmt.Sprintf("nb%02d.ipynb", i))); !bytes.Equal(b, nb(fmt.Sprintf("notebook %d", i))) {
+			t.Errorf("nb%02d reads %q", i, b)
+		}
+	}
+	if c := e.count.Total(); c != 0 {
+		t.Errorf("reading %d prefetched notebooks made %d remote calls: %v", n, c, e.count.Snapshot())
+	}
+}
+
+// A listing past its TTL is served at once while one refresh runs in the
+// background; the next look sees the refreshed listing.
+func TestStaleWhileRevalidate(t *testing.T) {
+	e := mount(t, envOptions{ttl: 200 * time.Millisecond})
+	e.put("a", nb("a"))
+	if got := strings.Join(readDir(t, e.ns()), ","); got != "a.ipynb" {
+		t.Fatalf("first listing %q", got)
+	}
+	e.put("b", nb("b")) // behind the mount's back
+	time.Sleep(300 * time.Millisecond)
+	e.count.Reset()
+	if got := strings.Join(readDir(t, e.ns()), ","); got != "a.ipynb" {
+		t.Errorf("past the TTL the stale listing should be served at once, got %q", got)
+	}
+	e.root.Idle()
+	if l := e.count.Count("List"); l != 1 {
+		t.Errorf("%d background List calls, want 1", l)
+	}
+	if got := strings.Join(readDir(t, e.ns()), ","); got != "a.ipynb,b.ipynb" {
+		t.Errorf("after the refresh: %q", got)
+	}
+}
