@@ -24,7 +24,7 @@ var completionFlags = map[string]string{
 	"whoami":      "",
 	"doctor":      "--cache-dir",
 	"completion":  "",
-	"serve":       "--listen --data --allow-remote --fault-rate --latency --seed --log-level",
+	"serve":       "--listen --data --allow-remote --fault-rate --latency --seed --log-level --log-format",
 	"user":        "--data --org",
 }
 

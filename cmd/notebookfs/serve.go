@@ -48,6 +48,7 @@ Flags:
 	latency := set.Duration("latency", 0, "delay added before every API request, for tests")
 	seed := set.Int64("seed", 0, "seed of the fault injection (0: from the clock)")
 	logLevel := set.String("log-level", "info", "log level: trace, debug (one line per request), info, warn, error")
+	logFormat := set.String("log-format", "text", "log format: text or json")
 	pos, err := parseInterspersed(set, args)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -67,9 +68,9 @@ Flags:
 	case *latency < 0:
 		return usageError{fmt.Sprintf("--latency %v: want a duration of 0 or more", *latency)}
 	}
-	level, err := logrus.ParseLevel(*logLevel)
+	log, err := newLogger(*logLevel, *logFormat, os.Stderr)
 	if err != nil {
-		return usageError{fmt.Sprintf("--log-level %q: want trace, debug, info, warn or error", *logLevel)}
+		return err
 	}
 	if err := checkListen(*listen, *allowRemote); err != nil {
 		return err
@@ -77,11 +78,6 @@ Flags:
 	if *seed == 0 {
 		*seed = time.Now().UnixNano()
 	}
-
-	logger := logrus.New()
-	logger.SetOutput(os.Stderr)
-	logger.SetLevel(level)
-	log := logrus.NewEntry(logger)
 
 	store, err := local.Open(*data, log.WithField("component", "store"))
 	if err != nil {
