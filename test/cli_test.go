@@ -488,6 +488,34 @@ func TestCLIFstabMount(t *testing.T) {
 	}
 	run(t, "umount", mnt)
 	waitFor(t, "unmount", func() bool { return !isMounted(mnt) })
+
+	// The fstab line by type name, as the README shows it:
+	//   notebookfs  /mnt  fuse.notebookfs  remote=URL,...
+	// mount.fuse3 then runs "notebookfs" from mount(8)'s default PATH, so
+	// the binary must be installed: put it in /usr/local/bin for this test
+	// unless a notebookfs is already there (a real install is left alone).
+	const installed = "/usr/local/bin/notebookfs"
+	if _, err := os.Lstat(installed); err == nil {
+		t.Logf("%s exists; not testing -t fuse.notebookfs over a real install", installed)
+		return
+	}
+	if err := os.Symlink(c.bin, installed); err != nil {
+		t.Fatalf("installing the binary for mount(8): %v", err)
+	}
+	t.Cleanup(func() { os.Remove(installed) })
+	cmd = exec.CommandContext(ctx, "mount", "-t", "fuse.notebookfs", "-o", "remote="+e.url+",metadata_ttl=5s", "notebookfs", mnt)
+	cmd.Dir = "/"
+	cmd.Env = c.environ()
+	out, err = cmd.CombinedOutput()
+	cleanupDaemon(t, mnt, string(out))
+	if err != nil {
+		t.Fatalf("mount -t fuse.notebookfs: %v\n%s", err, out)
+	}
+	if got := mustRead(t, filepath.Join(mnt, "owned", user, "fstab.ipynb")); !bytes.Equal(got, nb("f")) {
+		t.Errorf("through mount -t fuse.notebookfs: %q", got)
+	}
+	run(t, "umount", mnt)
+	waitFor(t, "unmount", func() bool { return !isMounted(mnt) })
 }
 
 // checkVersions checks, after an upload of v1 and an --overwrite with v2,
