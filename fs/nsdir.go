@@ -271,7 +271,6 @@ func (d *nsDir) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
 			ents = append(ents, e)
 		}
 	}
-	add(fuse.DirEntry{Name: versionsDirName, Mode: syscall.S_IFDIR})
 	for file, nb := range names {
 		add(fuse.DirEntry{Name: file, Mode: syscall.S_IFREG, Ino: stableIno(nb.ID)})
 	}

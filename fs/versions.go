@@ -18,6 +18,10 @@ import (
 //
 //	<cat>/<ns>/.versions/<name>.ipynb/<UTC time>.ipynb
 //
+// .versions is reachable by name but not listed in its namespace (like
+// ZFS's .zfs with snapdir=hidden): grep -r, find, cp -r and backups would
+// otherwise walk every notebook's history, two remote calls per notebook.
+//
 // one directory per notebook of the namespace, one file per version named
 // by its time (2026-11-25T10:00:00.123Z.ipynb), whose content is that
 // version. Listing a notebook's versions is one remote call per metadata

@@ -105,8 +105,7 @@ func (e *env) put(name string, data []byte) remote.Notebook {
 	return nb
 }
 
-// readDir lists a directory, leaving out the .versions history
-// directory that every namespace has (TestVersionsDirectory covers it).
+// readDir lists a directory's names.
 func readDir(t *testing.T, dir string) []string {
 	t.Helper()
 	ents, err := os.ReadDir(dir)
@@ -115,9 +114,7 @@ func readDir(t *testing.T, dir string) []string {
 	}
 	var names []string
 	for _, e := range ents {
-		if e.Name() != ".versions" {
-			names = append(names, e.Name())
-		}
+		names = append(names, e.Name())
 	}
 	return names
 }

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -28,9 +29,21 @@ func testVersionsDirectory(t *testing.T, o envOptions) {
 	if len(vs) != 5 {
 		t.Fatalf("%d versions, want 5", len(vs))
 	}
+	// Reachable by name, not listed: recursive tools must not walk history.
 	ents, err := os.ReadDir(e.ns())
-	if err != nil || len(ents) == 0 || ents[0].Name() != ".versions" || !ents[0].IsDir() {
-		t.Errorf("namespace listing should start with the .versions directory: %v %v", ents, err)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ent := range ents {
+		if ent.Name() == ".versions" {
+			t.Errorf("the namespace lists .versions")
+		}
+	}
+	if fi, err := os.Stat(e.ns(".versions")); err != nil || !fi.IsDir() || fi.Mode().Perm() != 0o555 {
+		t.Errorf("stat .versions: %v %v", fi, err)
+	}
+	if out := run(t, "grep", "-rl", "nbformat", e.ns()); strings.Contains(out, ".versions") {
+		t.Errorf("grep -r walked into .versions:\n%s", out)
 	}
 	if got := readDir(t, e.ns(".versions")); len(got) != 1 || got[0] != "x.ipynb" {
 		t.Errorf(".versions lists %v", got)
