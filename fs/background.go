@@ -120,6 +120,7 @@ func (r *Root) prefetch(ns string, nbs []remote.Notebook) {
 					mu.Lock()
 					fetched += nb.Size
 					mu.Unlock()
+					r.prefetched.Add(nb.Size)
 				}
 			}(nb)
 		}
@@ -127,4 +128,15 @@ func (r *Root) prefetch(ns string, nbs []remote.Notebook) {
 		r.log.WithField("namespace", ns).WithField("notebooks", len(todo)).WithField("bytes", fetched).
 			WithField("took", time.Since(start).Round(time.Millisecond)).Debug("prefetched")
 	})
+}
+
+// Stats are figures of the mount for monitoring.
+type Stats struct {
+	PrefetchedBytes int64 // downloaded by prefetch since the mount
+	UnsavedFiles    int64 // files whose last upload failed, kept locally
+}
+
+// Stats reports the mount's figures.
+func (r *Root) Stats() Stats {
+	return Stats{PrefetchedBytes: r.prefetched.Load(), UnsavedFiles: r.unsaved.Load()}
 }

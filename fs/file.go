@@ -38,6 +38,7 @@ type fileNode struct {
 	staged  *os.File        // GUARDED_BY(mu): local copy being written, or nil
 	dirty   bool            // GUARDED_BY(mu): staged differs from the remote
 	writers int             // GUARDED_BY(mu): open handles that may write
+	unsaved bool            // GUARDED_BY(mu): counted in Root.unsaved
 }
 
 var _ = (gofs.NodeGetattrer)((*fileNode)(nil))
@@ -62,6 +63,7 @@ func (n *fileNode) markGone() {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.gone, n.dirty = true, false
+	n.setUnsavedLocked(false)
 	n.dir.root.nodes.unbind(n.nb.ID, n)
 }
 
@@ -366,6 +368,7 @@ func (n *fileNode) saveLocked(ctx context.Context, op string) syscall.Errno {
 	}
 	created := n.nb.ID == ""
 	n.nb, n.dirty = nb, false
+	n.setUnsavedLocked(false)
 	if created {
 		r.nodes.bind(nb.ID, n)
 		n.dir.mu.Lock()
@@ -377,6 +380,20 @@ func (n *fileNode) saveLocked(ctx context.Context, op string) syscall.Errno {
 	n.dir.upsert(nb)
 	n.cacheStagedLocked(size)
 	return 0
+}
+
+// setUnsavedLocked keeps Root.unsaved, the count of files holding changes
+// that failed to upload, in step with this node.
+func (n *fileNode) setUnsavedLocked(on bool) {
+	if n.unsaved == on {
+		return
+	}
+	n.unsaved = on
+	if on {
+		n.dir.root.unsaved.Add(1)
+	} else {
+		n.dir.root.unsaved.Add(-1)
+	}
 }
 
 // cacheStagedLocked puts what we just saved into the content cache, so
@@ -507,6 +524,7 @@ func (h *handle) Release(ctx context.Context) syscall.Errno {
 	if n.writers == 0 {
 		if n.dirty {
 			n.dir.root.log.WithField("path", n.dir.path(n.name)).Warn("unsaved changes kept locally after a failed upload; they are uploaded at the next close or fsync")
+			n.setUnsavedLocked(true)
 			return 0
 		}
 		n.dropStagedLocked()

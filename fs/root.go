@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -67,6 +68,8 @@ type Root struct {
 	storage      *storageSettings
 	nodes        *nodeRegistry
 	bg           *background
+	prefetched   atomic.Int64 // bytes downloaded by prefetch
+	unsaved      atomic.Int64 // nodes whose changes failed to upload
 	scratch      *gofs.LoopbackRoot
 	staging      string
 	started      time.Time

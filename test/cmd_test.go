@@ -6,6 +6,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -150,4 +153,59 @@ func errorsAs(err error, target **exec.ExitError) bool {
 		*target = e
 	}
 	return ok
+}
+
+// freePort finds a free loopback port for a daemon to listen on.
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// --metrics-addr serves Prometheus metrics: remote calls by operation and
+// outcome, latency, the content cache, prefetch and pending uploads.
+func TestDaemonMetrics(t *testing.T) {
+	needFuse(t)
+	bin := buildBinary(t)
+	home := t.TempDir()
+	addr := freePort(t)
+	cmd, mnt, logs := startDaemon(t, bin, home, "--metrics-addr", addr)
+	p := filepath.Join(mnt, "owned", config.LocalUser(), "m.ipynb")
+	mustWrite(t, p, nb("metrics"))
+	for i := 0; i < 3; i++ {
+		mustRead(t, p)
+	}
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatalf("metrics: %v\n%s", err, logs)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	text := string(body)
+	for _, want := range []string{
+		`notebookfs_remote_requests_total{op="Create",status="ok"} 1`,
+		`notebookfs_remote_request_seconds_count{op="Create"} 1`,
+		`notebookfs_cache_bytes `,
+		`notebookfs_cache_hits_total `,
+		`notebookfs_cache_misses_total `,
+		`notebookfs_cache_evictions_total 0`,
+		`notebookfs_prefetch_bytes_total `,
+		`notebookfs_pending_uploads 0`,
+		`go_goroutines `,
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+	if strings.Contains(text, `op="Read"`) {
+		t.Errorf("reading back our own save went to the remote:\n%s", text)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	waitExit(t, cmd, logs)
 }

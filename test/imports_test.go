@@ -20,6 +20,7 @@ func TestImportRules(t *testing.T) {
 		"notebookfs/remote":            {},
 		"notebookfs/remote/local":      {"notebookfs/remote"},
 		"notebookfs/remote/remotetest": {"notebookfs/remote"},
+		"notebookfs/remote/instrument": {"notebookfs/remote"},
 		"notebookfs/remote/cloud":      {"notebookfs/remote", "notebookfs/remote/arrayproto/..."},
 		"notebookfs/remote/server":     {"notebookfs/remote", "notebookfs/remote/local", "notebookfs/remote/arrayproto/..."},
 		// TileDB's capnp array protocol, shared by the cloud client and the
@@ -65,8 +66,10 @@ func TestImportRules(t *testing.T) {
 				}
 				return
 			}
-			// A package's own tests may use the contract suite.
-			if inTest && imp == "notebookfs/remote/remotetest" {
+			// A package's own tests may use the contract suite, and tests
+			// under remote/ the real store as a backend.
+			if inTest && (imp == "notebookfs/remote/remotetest" ||
+				(imp == "notebookfs/remote/local" && strings.HasPrefix(pkg, "notebookfs/remote/"))) {
 				return
 			}
 			for _, a := range rules {

@@ -8,7 +8,7 @@ import (
 
 // completionFlags lists each command's flags for shell completion.
 var completionFlags = map[string]string{
-	"mount":       "--remote --store --cache-dir --cache-size --metadata-ttl --call-timeout --read-only --allow-other --daemon -o --log-level --log-format --fuse-debug",
+	"mount":       "--metrics-addr --prefetch-bytes --remote --store --cache-dir --cache-size --metadata-ttl --call-timeout --read-only --allow-other --daemon -o --log-level --log-format --fuse-debug",
 	"unmount":     "",
 	"upload":      "--storage-path --storage-credential --overwrite",
 	"download":    "--at",

@@ -66,6 +66,7 @@ Flags:
 		set.PrintDefaults()
 		fmt.Fprint(set.Output(), "\n"+exitCodesHelp)
 	}
+	metricsAddr := set.String("metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics, e.g. 127.0.0.1:9464 (off by default)")
 	remoteURL := set.String("remote", "", "TileDB Cloud (or notebookfs serve) URL, e.g. https://api.tiledb.com; token from TILEDB_REST_TOKEN or ~/.tiledb/cloud.json")
 	set.StringVar(&cfg.StoreDir, "store", cfg.StoreDir, "directory of the embedded notebook store (used when no TileDB credentials are configured)")
 	set.StringVar(&cfg.CacheDir, "cache-dir", cfg.CacheDir, "directory for local state (scratch files, staged copies)")
@@ -136,9 +137,17 @@ Flags:
 		return err
 	}
 	defer be.close()
+	client := be.client
+	var metrics *mountMetrics
+	if *metricsAddr != "" {
+		if metrics, client, err = newMountMetrics(client); err != nil {
+			return err
+		}
+	}
+	content := cache.NewContent(cfg.CacheSize)
 	root, err := fs.NewRoot(fs.Options{
-		Client:      be.client,
-		Content:     cache.NewContent(cfg.CacheSize),
+		Client:      client,
+		Content:     content,
 		Log:         log,
 		StateDir:    cfg.StateDir(),
 		MetadataTTL: cfg.MetadataTTL,
@@ -157,6 +166,13 @@ Flags:
 		return err
 	}
 	defer logw.Close()
+	if metrics != nil {
+		if err := metrics.start(*metricsAddr, content, root, log); err != nil {
+			server.Unmount()
+			return err
+		}
+		defer metrics.stop()
+	}
 	log.Infof("serving %s; Ctrl-C or 'notebookfs unmount %s' to stop", cfg.Mountpoint, cfg.Mountpoint)
 
 	sigs := make(chan os.Signal, 1)
