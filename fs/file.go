@@ -39,6 +39,9 @@ type fileNode struct {
 	dirty   bool            // GUARDED_BY(mu): staged differs from the remote
 	writers int             // GUARDED_BY(mu): open handles that may write
 	unsaved bool            // GUARDED_BY(mu): counted in Root.unsaved
+	// kept is the version the kernel's page cache holds from the last
+	// read-only open; zero when unknown (see Open).
+	kept time.Time // GUARDED_BY(mu)
 }
 
 var _ = (gofs.NodeGetattrer)((*fileNode)(nil))
@@ -227,8 +230,21 @@ func (n *fileNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uin
 	}
 	write := flags&syscall.O_ACCMODE != syscall.O_RDONLY
 	if !write {
-		return &handle{node: n}, 0, 0
+		// Keep the kernel's page cache only when it holds this very
+		// version. Any change (our save, a newer version in a refreshed
+		// listing) makes the next open go without FOPEN_KEEP_CACHE, and
+		// the kernel then drops the old pages itself.
+		var fl uint32
+		if n.staged == nil && n.nb.ID != "" && !n.nb.Version.IsZero() && n.kept.Equal(n.nb.Version) {
+			fl = fuse.FOPEN_KEEP_CACHE
+		}
+		n.kept = time.Time{}
+		if n.staged == nil {
+			n.kept = n.nb.Version
+		}
+		return &handle{node: n}, fl, 0
 	}
+	n.kept = time.Time{}
 	if n.dir.root.opts.ReadOnly {
 		return nil, 0, syscall.EROFS
 	}

@@ -128,7 +128,7 @@ func mustRead(t *testing.T, p string) []byte {
 	return b
 }
 
-func mustWrite(t *testing.T, p string, data []byte) {
+func mustWrite(t testing.TB, p string, data []byte) {
 	t.Helper()
 	if err := os.WriteFile(p, data, 0o644); err != nil {
 		t.Fatal(err)

@@ -30,7 +30,7 @@ const user = "alice"
 
 // env is one mounted notebookfs over a fresh store.
 type env struct {
-	t        *testing.T
+	t        testing.TB
 	user     string // the mounting user
 	dir      string // mountpoint
 	storeDir string
@@ -50,7 +50,7 @@ type envOptions struct {
 	cacheSize int64
 	readOnly  bool
 	// setup runs on the store before the first mount (users, orgs, shares).
-	setup func(t *testing.T, s *local.Store)
+	setup func(t testing.TB, s *local.Store)
 	// remote mounts through the TileDB Cloud client and an in-process
 	// "notebookfs serve" over the store, instead of the store directly.
 	remote    bool
@@ -61,7 +61,7 @@ type envOptions struct {
 }
 
 // needFuse skips when the machine cannot mount.
-func needFuse(t *testing.T) {
+func needFuse(t testing.TB) {
 	t.Helper()
 	if _, err := os.Stat("/dev/fuse"); err != nil {
 		t.Skip("no /dev/fuse")
@@ -73,7 +73,7 @@ func needFuse(t *testing.T) {
 	}
 }
 
-func mount(t *testing.T, o envOptions) *env {
+func mount(t testing.TB, o envOptions) *env {
 	t.Helper()
 	needFuse(t)
 	if o.ttl == 0 {
@@ -205,7 +205,7 @@ func (e *env) path(parts ...string) string {
 }
 
 // serveStore serves a store over HTTP the way "notebookfs serve" does.
-func serveStore(t *testing.T, store *local.Store, o server.Options) string {
+func serveStore(t testing.TB, store *local.Store, o server.Options) string {
 	t.Helper()
 	if o.Log == nil {
 		o.Log = testLog(t).WithField("component", "server")
@@ -217,7 +217,7 @@ func serveStore(t *testing.T, store *local.Store, o server.Options) string {
 
 // cloudClient is the TileDB Cloud client of one user of a served store,
 // with a fresh token unless one is given.
-func cloudClient(t *testing.T, store *local.Store, url, user, token string) remote.Client {
+func cloudClient(t testing.TB, store *local.Store, url, user, token string) remote.Client {
 	t.Helper()
 	if token == "" {
 		var err error
@@ -232,7 +232,7 @@ func cloudClient(t *testing.T, store *local.Store, url, user, token string) remo
 	return c
 }
 
-func testLog(t *testing.T) *logrus.Entry {
+func testLog(t testing.TB) *logrus.Entry {
 	l := logrus.New()
 	l.SetOutput(testWriter{t})
 	l.SetLevel(logrus.InfoLevel)
@@ -242,7 +242,7 @@ func testLog(t *testing.T) *logrus.Entry {
 	return logrus.NewEntry(l)
 }
 
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(string(p))

@@ -4,6 +4,7 @@ package test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -57,5 +58,33 @@ func TestStaleWhileRevalidate(t *testing.T) {
 	}
 	if got := strings.Join(readDir(t, e.ns()), ","); got != "a.ipynb,b.ipynb" {
 		t.Errorf("after the refresh: %q", got)
+	}
+}
+
+// With the page cache kept across opens, a newer version saved behind the
+// mount's back is still read once the listing is refreshed. Two things
+// guard it: fs keeps pages only while the version is unchanged, and the
+// kernel (AUTO_INVAL_DATA) drops pages when it sees the mtime change; this
+// test checks the outcome, which either one alone would keep.
+func TestKeepCacheSeesNewVersion(t *testing.T) {
+	e := mount(t, envOptions{ttl: 200 * time.Millisecond})
+	old := bytes.Repeat([]byte("A"), 100000)
+	e.put("k", old)
+	for i := 0; i < 3; i++ { // the second and third open keep the page cache
+		if b := mustRead(t, e.ns("k.ipynb")); !bytes.Equal(b, old) {
+			t.Fatalf("read %d: %d bytes", i, len(b))
+		}
+	}
+	id := e.notebook("k").ID
+	newer := bytes.Repeat([]byte("B"), 100000) // same size: only the pages tell
+	if _, err := e.client().Write(context.Background(), e.user, id, bytes.NewReader(newer), int64(len(newer))); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond) // past the TTL
+	readDir(t, e.ns())                 // serves the stale listing and refreshes it
+	e.root.Idle()
+	time.Sleep(250 * time.Millisecond) // past the kernel's entry timeout too
+	if b := mustRead(t, e.ns("k.ipynb")); !bytes.Equal(b, newer) {
+		t.Errorf("after the refresh the mount reads %q..., want the newer version", b[:8])
 	}
 }

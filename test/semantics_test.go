@@ -19,7 +19,7 @@ import (
 
 // withOrgAndShare gives alice an organization "acme" (owner) and a
 // notebook "theirs" of bob's shared with her for reading.
-func withOrgAndShare(t *testing.T, s *local.Store) {
+func withOrgAndShare(t testing.TB, s *local.Store) {
 	ctx := context.Background()
 	must := func(err error) {
 		t.Helper()

@@ -17,7 +17,7 @@ import (
 )
 
 // withUsers adds bob and carol, and org "acme" (alice owner, carol member).
-func withUsers(t *testing.T, s *local.Store) {
+func withUsers(t testing.TB, s *local.Store) {
 	ctx := context.Background()
 	for _, err := range []error{
 		s.AddUser(ctx, "bob"), s.AddUser(ctx, "carol"), s.AddOrg(ctx, "acme"),
