@@ -196,6 +196,16 @@ func parseURI(s string) (uri, error) {
 	return uri{ns: ns, name: name}, nil
 }
 
+// notebookArg parses a tiledb:// argument and finds its notebook.
+func notebookArg(ctx context.Context, c remote.Client, arg string) (uri, remote.Notebook, error) {
+	u, err := parseURI(arg)
+	if err != nil {
+		return uri{}, remote.Notebook{}, err
+	}
+	nb, err := resolve(ctx, c, u, os.Stderr)
+	return u, nb, err
+}
+
 // resolve finds the notebook u names: by id when the name is a UUID and
 // such a notebook exists, else by name in the namespace (owned, then
 // shared, then public). Of duplicate names it takes the oldest and says

@@ -324,11 +324,7 @@ Lists a notebook's versions, oldest first: the time (usable as
 Example:
   notebookfs versions tiledb://alice/analysis
 `, args, 1, 1, nil, func(ctx context.Context, c *common, client remote.Client, pos []string) error {
-		u, err := parseURI(pos[0])
-		if err != nil {
-			return err
-		}
-		nb, err := resolve(ctx, client, u, os.Stderr)
+		_, nb, err := notebookArg(ctx, client, pos[0])
 		if err != nil {
 			return err
 		}
@@ -396,11 +392,7 @@ Deletes a notebook and its history.
 Example:
   notebookfs rm tiledb://alice/scratch
 `, args, 1, 1, nil, func(ctx context.Context, c *common, client remote.Client, pos []string) error {
-		u, err := parseURI(pos[0])
-		if err != nil {
-			return err
-		}
-		nb, err := resolve(ctx, client, u, os.Stderr)
+		u, nb, err := notebookArg(ctx, client, pos[0])
 		if err != nil {
 			return err
 		}
@@ -508,11 +500,7 @@ public).
 Example:
   notebookfs shared-with --json tiledb://alice/analysis
 `, args, 1, 1, nil, func(ctx context.Context, c *common, client remote.Client, pos []string) error {
-		u, err := parseURI(pos[0])
-		if err != nil {
-			return err
-		}
-		nb, err := resolve(ctx, client, u, os.Stderr)
+		_, nb, err := notebookArg(ctx, client, pos[0])
 		if err != nil {
 			return err
 		}
