@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"notebookfs/remote/arrayproto/capnptext"
@@ -18,36 +17,10 @@ const (
 	upstreamSchema = "testdata/upstream/tiledb-rest.capnp"
 )
 
-var (
-	stdOnce sync.Once
-	stdDir  string
-	stdErr  error
-)
-
 // capnpStd returns go-capnp's std directory (go.capnp, c++.capnp,
 // compat/json.capnp), skipping the test when capnp or the module is not
 // available.
-func capnpStd(t *testing.T) string {
-	t.Helper()
-	if _, err := exec.LookPath("capnp"); err != nil {
-		t.Skip("capnp not on PATH (apt-get install capnproto)")
-	}
-	stdOnce.Do(func() {
-		out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "capnproto.org/go/capnp/v3").Output()
-		if err != nil {
-			stdErr = err
-			return
-		}
-		stdDir = filepath.Join(strings.TrimSpace(string(out)), "std")
-		if _, err := os.Stat(filepath.Join(stdDir, "go.capnp")); err != nil {
-			stdErr = err
-		}
-	})
-	if stdErr != nil {
-		t.Skipf("go-capnp std schemas not found: %v", stdErr)
-	}
-	return stdDir
-}
+func capnpStd(t *testing.T) string { return capnptext.Std(t) }
 
 // capnpDecode runs `capnp decode --short schema Struct` on one message.
 func capnpDecode(t *testing.T, schema, structName string, msg []byte) string {

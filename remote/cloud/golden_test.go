@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -197,34 +196,10 @@ func messageLen(t *testing.T, b []byte) int {
 
 // The capnp tool, as arrayproto's tests use it (capnptool_test.go there).
 
-var (
-	stdOnce sync.Once
-	stdDir  string
-	stdErr  error
-)
-
 // capnpStd returns go-capnp's std directory (go.capnp, c++.capnp,
 // compat/json.capnp), skipping the test when capnp or the module is
 // missing.
-func capnpStd(t *testing.T) string {
-	t.Helper()
-	if _, err := exec.LookPath("capnp"); err != nil {
-		t.Skip("capnp not on PATH (apt-get install capnproto)")
-	}
-	stdOnce.Do(func() {
-		out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "capnproto.org/go/capnp/v3").Output()
-		if err != nil {
-			stdErr = err
-			return
-		}
-		stdDir = filepath.Join(strings.TrimSpace(string(out)), "std")
-		_, stdErr = os.Stat(filepath.Join(stdDir, "go.capnp"))
-	})
-	if stdErr != nil {
-		t.Skipf("go-capnp std schemas not found: %v", stdErr)
-	}
-	return stdDir
-}
+func capnpStd(t *testing.T) string { return capnptext.Std(t) }
 
 func runCapnpDecode(t *testing.T, std, schema string, msg []byte, args ...string) string {
 	t.Helper()
