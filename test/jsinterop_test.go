@@ -14,9 +14,10 @@ import (
 	"time"
 )
 
-// jsRW runs test/js/rw.js: TileDB's JS client reads (into file) or writes
-// (from file) one notebook through the served store.
-func jsRW(t *testing.T, e *env, mode, array, file string, openAt ...int64) {
+// runJS runs a script of test/js (TileDB's JS client) as e's user against
+// e's server, with the given extra environment, and returns its stdout.
+// It skips where Node or the packages are missing, and fails under CI.
+func runJS(t *testing.T, e *env, env []string, args ...string) []byte {
 	t.Helper()
 	node, err := exec.LookPath("node")
 	if err == nil {
@@ -34,17 +35,29 @@ func jsRW(t *testing.T, e *env, mode, array, file string, openAt ...int64) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, node, "rw.js", mode)
+	cmd := exec.CommandContext(ctx, node, args...)
 	cmd.Dir = "js"
-	cmd.Env = append(os.Environ(), "BASE="+e.url, "TOKEN="+tok, "NS="+e.user, "ARRAY="+array, "FILE="+file)
-	if len(openAt) == 1 {
-		cmd.Env = append(cmd.Env, "OPEN_AT="+strconv.FormatInt(openAt[0], 10))
-	}
-	out, err := cmd.CombinedOutput()
+	cmd.Env = append(append(os.Environ(), "BASE="+e.url, "TOKEN="+tok), env...)
+	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("node rw.js %s: %v\n%s", mode, err, out)
+		var stderr []byte
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = ee.Stderr
+		}
+		t.Fatalf("node %v: %v\n%s%s", args, err, out, stderr)
 	}
+	return out
+}
 
+// jsRW runs test/js/rw.js: TileDB's JS client reads (into file) or writes
+// (from file) one notebook through the served store, at openAt if given.
+func jsRW(t *testing.T, e *env, mode, array, file string, openAt ...int64) {
+	t.Helper()
+	env := []string{"NS=" + e.user, "ARRAY=" + array, "FILE=" + file}
+	if len(openAt) == 1 {
+		env = append(env, "OPEN_AT="+strconv.FormatInt(openAt[0], 10))
+	}
+	runJS(t, e, env, "rw.js", mode)
 }
 
 // utf8Notebook is a notebook full of non-ASCII text and emoji.

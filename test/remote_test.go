@@ -4,10 +4,8 @@ package test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -64,29 +62,7 @@ type jsShare struct {
 // jsSharedWith runs TileDB's JS client (test/js) against the served store.
 func jsSharedWith(t *testing.T, e *env, ns, array string) []jsShare {
 	t.Helper()
-	node, err := exec.LookPath("node")
-	if err == nil {
-		_, err = os.Stat("js/node_modules/@tiledb-inc/tiledb-cloud")
-	}
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("node or test/js/node_modules missing: %v", err)
-		}
-		t.Skipf("node or test/js/node_modules missing (cd test/js && npm ci): %v", err)
-	}
-	tok, err := e.store.NewToken(context.Background(), e.user)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, node, "shared_with.js")
-	cmd.Dir = "js"
-	cmd.Env = append(os.Environ(), "BASE="+e.url, "TOKEN="+tok, "NS="+ns, "ARRAY="+array)
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("node shared_with.js: %v %s", err, out)
-	}
+	out := runJS(t, e, []string{"NS=" + ns, "ARRAY=" + array}, "shared_with.js")
 	var shares []jsShare
 	if err := json.Unmarshal(out, &shares); err != nil {
 		t.Fatalf("JS output %q: %v", out, err)

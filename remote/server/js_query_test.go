@@ -21,13 +21,7 @@ import (
 // under the same notebook, its share kept. Needs node and test/js's
 // packages (cd test/js && npm ci).
 func TestJSClientQuery(t *testing.T) {
-	node, err := exec.LookPath("node")
-	if err != nil {
-		skipOrFail(t, "node is not on PATH; install Node.js, then: cd test/js && npm ci")
-	}
-	if _, err := os.Stat(filepath.Join(jsDir, "node_modules", "@tiledb-inc", "tiledb-cloud")); err != nil {
-		skipOrFail(t, "test/js/node_modules is missing; install it with: cd test/js && npm ci")
-	}
+	node := needJS(t)
 	e := newEnv(t, Options{}, "alice", "bob")
 	nb := e.create("alice", "alice", "js query", nbJSON)
 	if err := e.store.As("alice").Share(e.ctx(), "alice", nb.ID, "bob", []string{"read"}); err != nil {

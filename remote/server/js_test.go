@@ -19,13 +19,7 @@ const jsDir = "../../test/js"
 //
 //	cd test/js && npm ci
 func TestJSClient(t *testing.T) {
-	node, err := exec.LookPath("node")
-	if err != nil {
-		skipOrFail(t, "node is not on PATH; install Node.js, then: cd test/js && npm ci")
-	}
-	if _, err := os.Stat(filepath.Join(jsDir, "node_modules", "@tiledb-inc", "tiledb-cloud")); err != nil {
-		skipOrFail(t, "test/js/node_modules is missing; install it with: cd test/js && npm ci")
-	}
+	node := needJS(t)
 	e := newEnv(t, Options{}, "alice", "bob")
 	// Non-ASCII content: the client must get the exact bytes back.
 	content := `{"cells": [{"cell_type": "markdown", "metadata": {}, "source": ["# Café ☕ naïve 数据\n"]}],` +
@@ -65,6 +59,19 @@ func TestJSClient(t *testing.T) {
 		t.Fatalf("node js_client.js did not finish:\n%s", out)
 	}
 	t.Logf("JS client (%v):\n%s", time.Since(start).Round(time.Millisecond), out)
+}
+
+// needJS returns node's path once node and test/js's packages are there.
+func needJS(t *testing.T) string {
+	t.Helper()
+	node, err := exec.LookPath("node")
+	if err != nil {
+		skipOrFail(t, "node is not on PATH; install Node.js, then: cd test/js && npm ci")
+	}
+	if _, err := os.Stat(filepath.Join(jsDir, "node_modules", "@tiledb-inc", "tiledb-cloud")); err != nil {
+		skipOrFail(t, "test/js/node_modules is missing; install it with: cd test/js && npm ci")
+	}
+	return node
 }
 
 // skipOrFail skips on a developer machine without Node, but fails in CI
