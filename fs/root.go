@@ -73,9 +73,8 @@ type Root struct {
 	scratch      *gofs.LoopbackRoot
 	staging      string
 	started      time.Time
-	userOnce     sync.Once
-	user         remote.User
-	userErr      error
+	userMu       sync.Mutex
+	user         *remote.User // GUARDED_BY(userMu): nil until a Whoami succeeds
 
 	cats map[remote.Category]*categoryDir
 }
@@ -184,14 +183,22 @@ func (r *Root) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, 
 }
 
 // whoami is asked once per mount: the user and their organizations decide
-// what owned/ shows and where notebooks may be created.
+// what owned/ shows and where notebooks may be created. Only an answer is
+// kept; a failure (offline, interrupted) is retried at the next access.
 func (r *Root) whoami(ctx context.Context) (remote.User, error) {
-	r.userOnce.Do(func() {
-		ctx, cancel := r.callCtx(ctx)
-		defer cancel()
-		r.user, r.userErr = r.client.Whoami(ctx)
-	})
-	return r.user, r.userErr
+	r.userMu.Lock()
+	defer r.userMu.Unlock()
+	if r.user != nil {
+		return *r.user, nil
+	}
+	cctx, cancel := r.callCtx(ctx)
+	defer cancel()
+	u, err := r.client.Whoami(cctx)
+	if err != nil {
+		return remote.User{}, err
+	}
+	r.user = &u
+	return u, nil
 }
 
 // callCtx gives a remote call its deadline. Reads and listings keep the

@@ -37,6 +37,7 @@ type env struct {
 	stateDir string
 	store    *local.Store
 	count    *remotetest.Counting // every remote call of the mount
+	faults   *remotetest.Faulty   // injects remote failures (none unless asked)
 	server   *fuse.Server
 	logw     interface{ Close() error }
 	opts     envOptions
@@ -124,7 +125,8 @@ func (e *env) mountFS() {
 	if e.url != "" {
 		client = cloudClient(t, e.store, e.url, e.user, e.opts.token)
 	}
-	e.count = remotetest.NewCounting(client)
+	e.faults = remotetest.NewFaulty(client)
+	e.count = remotetest.NewCounting(e.faults)
 	log := testLog(t)
 	e.logs = test.NewLocal(log.Logger)
 	root, err := fs.NewRoot(fs.Options{

@@ -5,6 +5,7 @@ package test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -265,5 +266,17 @@ func TestCacheCounts(t *testing.T) {
 	mustRead(t, e.ns("fresh.ipynb"))
 	if n := e.count.Total(); n != 0 {
 		t.Errorf("reading back our own save made %d calls: %v", n, e.count.Snapshot())
+	}
+}
+
+// A failure of the first "who am I" (offline at mount time) is not kept:
+// owned/ fails once with EIO and lists the namespaces at the next try.
+func TestWhoamiFailureIsRetried(t *testing.T) {
+	e := mount(t, envOptions{})
+	e.faults.FailNext("Whoami", 1, errors.New("connection refused"))
+	_, err := os.ReadDir(e.path("owned"))
+	wantErrno(t, "first listing of owned/ while offline", err, syscall.EIO)
+	if got := readDir(t, e.path("owned")); len(got) != 1 || got[0] != user {
+		t.Errorf("owned/ after the remote is back: %v", got)
 	}
 }
