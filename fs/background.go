@@ -69,10 +69,13 @@ func (r *Root) Idle() {
 	}
 }
 
-// Close stops background work and waits for it; call it after unmounting.
+// Close stops background work and uploads and waits for them; call it
+// after unmounting (and Drain, for a clean stop). Saves not uploaded stay
+// in the journal for the next start.
 func (r *Root) Close() {
 	r.bg.cancel()
 	r.Idle()
+	r.wb.Close()
 }
 
 // prefetch downloads the small notebooks of a fresh listing into the

@@ -13,6 +13,7 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 
 	"notebookfs/cache"
+	"notebookfs/cache/journal"
 	"notebookfs/remote"
 )
 
@@ -24,8 +25,9 @@ type cacheEntry = cache.Entry[[]remote.Notebook]
 // kernel's inode: an editor's temp file renamed onto "x.ipynb" becomes the
 // notebook, and "x.ipynb" renamed to a backup name becomes scratch.
 //
-// Writes to a notebook go to a staged local copy; the copy is uploaded as
-// one new version on flush (close) or fsync, however many writes came first.
+// Writes to a notebook go to a staged local copy; on flush (close) or fsync
+// the copy becomes one journal entry, uploaded in the background as one new
+// version, however many writes came first.
 type fileNode struct {
 	gofs.Inode
 	dir *nsDir
@@ -39,6 +41,13 @@ type fileNode struct {
 	dirty   bool            // GUARDED_BY(mu): staged differs from the remote
 	writers int             // GUARDED_BY(mu): open handles that may write
 	unsaved bool            // GUARDED_BY(mu): counted in Root.unsaved
+	// pend is the newest journaled save not uploaded yet: what readers
+	// see while there is no staged copy.
+	pend *journal.Entry // GUARDED_BY(mu)
+	// base is the remote version the local content derives from; a save
+	// finding a newer one by someone else becomes a conflict copy.
+	base  time.Time // GUARDED_BY(mu)
+	wbKey string    // GUARDED_BY(mu): the journal key of this node's saves
 	// kept is the version the kernel's page cache holds from the last
 	// read-only open; zero when unknown (see Open).
 	kept time.Time // GUARDED_BY(mu)
@@ -66,6 +75,10 @@ func (n *fileNode) markGone() {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.gone, n.dirty = true, false
+	if n.pend != nil {
+		n.dir.root.wbn.drop(n.pend.Key, n)
+		n.pend = nil
+	}
 	n.setUnsavedLocked(false)
 	n.dir.root.nodes.unbind(n.nb.ID, n)
 }
@@ -80,8 +93,9 @@ func (n *fileNode) refresh(file string, nb remote.Notebook) bool {
 		return false
 	}
 	n.name = file
-	if n.staged == nil {
+	if n.staged == nil && n.pend == nil {
 		n.nb = nb
+		n.base = nb.Version
 	} else if n.nb.ID == "" {
 		n.nb.ID, n.nb.Namespace, n.nb.Actions = nb.ID, nb.Namespace, nb.Actions
 	}
@@ -123,12 +137,15 @@ func (n *fileNode) getattrLocked(a *fuse.Attr) syscall.Errno {
 		return 0
 	}
 	size := n.nb.Size
+	mtime := n.nb.Version
+	if n.pend != nil {
+		size, mtime = n.pend.Size, n.pend.Time
+	}
 	if n.staged != nil {
 		if fi, err := n.staged.Stat(); err == nil {
 			size = fi.Size()
 		}
 	}
-	mtime := n.nb.Version
 	if mtime.IsZero() {
 		mtime = time.Now()
 	}
@@ -172,7 +189,7 @@ func (n *fileNode) Setattr(ctx context.Context, f gofs.FileHandle, in *fuse.SetA
 		// the kernel's RELEASE of an earlier close may still be in flight,
 		// so open writers do not mean a flush will follow: save now.
 		if f == nil {
-			if errno := n.saveLocked(ctx, "truncate"); errno != 0 {
+			if errno := n.journalLocked("truncate"); errno != 0 {
 				return errno
 			}
 			if n.writers == 0 {
@@ -235,11 +252,11 @@ func (n *fileNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uin
 		// listing) makes the next open go without FOPEN_KEEP_CACHE, and
 		// the kernel then drops the old pages itself.
 		var fl uint32
-		if n.staged == nil && n.nb.ID != "" && !n.nb.Version.IsZero() && n.kept.Equal(n.nb.Version) {
+		if n.staged == nil && n.pend == nil && n.nb.ID != "" && !n.nb.Version.IsZero() && n.kept.Equal(n.nb.Version) {
 			fl = fuse.FOPEN_KEEP_CACHE
 		}
 		n.kept = time.Time{}
-		if n.staged == nil {
+		if n.staged == nil && n.pend == nil {
 			n.kept = n.nb.Version
 		}
 		return &handle{node: n}, fl, 0
@@ -288,7 +305,12 @@ func (n *fileNode) stageLocked(ctx context.Context, keep bool) error {
 	if err != nil {
 		return fmt.Errorf("staging a local copy: %w", err)
 	}
-	if keep && n.nb.ID != "" {
+	if n.pend == nil {
+		// A fresh copy of the remote content: later saves are based on
+		// the version it shows.
+		n.base = n.nb.Version
+	}
+	if keep && (n.nb.ID != "" || n.pend != nil) {
 		data, err := n.loadLocked(ctx)
 		if err == nil {
 			_, err = f.Write(data)
@@ -314,6 +336,9 @@ func (n *fileNode) dropStagedLocked() {
 // loadLocked returns the notebook's current bytes: from the content cache,
 // else one Read shared by concurrent openers.
 func (n *fileNode) loadLocked(ctx context.Context) ([]byte, error) {
+	if n.pend != nil {
+		return n.pendingBytesLocked()
+	}
 	r := n.dir.root
 	ns, id, version := n.dir.ns, n.nb.ID, n.nb.Version
 	// Read the latest version and cache it under the listing's version.
@@ -358,44 +383,11 @@ func readAll(ctx context.Context, r *Root, ns, id string, at time.Time) ([]byte,
 // cacheKey is the content cache's key of a notebook's current version.
 func cacheKey(nb remote.Notebook) cache.Key { return cache.NewKey(nb.ID, nb.Version) }
 
-// saveLocked uploads the staged copy if it is dirty: Create for a new
-// notebook, Write (a new version of the same id) otherwise.
+// saveLocked journals the staged copy if it is dirty; the upload follows
+// in the background (Create for a new notebook, else Write: a new version
+// of the same id).
 func (n *fileNode) saveLocked(ctx context.Context, op string) syscall.Errno {
-	if !n.dirty || n.gone || n.scratch || n.staged == nil {
-		return 0
-	}
-	r := n.dir.root
-	fi, err := n.staged.Stat()
-	if err != nil {
-		return toErrno(r.log, op, n.dir.path(n.name), err)
-	}
-	size := fi.Size()
-	body := io.NewSectionReader(n.staged, 0, size)
-	cctx, cancel := r.saveCtx(ctx)
-	defer cancel()
-	var nb remote.Notebook
-	if n.nb.ID == "" {
-		nb, err = r.client.Create(cctx, n.dir.ns, notebookName(n.name), body, size, n.dir.createOptions())
-	} else {
-		nb, err = r.client.Write(cctx, n.dir.ns, n.nb.ID, body, size)
-	}
-	if err != nil {
-		return toErrno(r.log, op, n.dir.path(n.name), err)
-	}
-	created := n.nb.ID == ""
-	n.nb, n.dirty = nb, false
-	n.setUnsavedLocked(false)
-	if created {
-		r.nodes.bind(nb.ID, n)
-		n.dir.mu.Lock()
-		if n.dir.pending[n.name] == n {
-			delete(n.dir.pending, n.name)
-		}
-		n.dir.mu.Unlock()
-	}
-	n.dir.upsert(nb)
-	n.cacheStagedLocked(size)
-	return 0
+	return n.journalLocked(op)
 }
 
 // setUnsavedLocked keeps Root.unsaved, the count of files holding changes
@@ -410,20 +402,6 @@ func (n *fileNode) setUnsavedLocked(on bool) {
 	} else {
 		n.dir.root.unsaved.Add(-1)
 	}
-}
-
-// cacheStagedLocked puts what we just saved into the content cache, so
-// reading it back costs no download.
-func (n *fileNode) cacheStagedLocked(size int64) {
-	c := n.dir.root.content
-	if c == nil || size > c.Stats().MaxBytes/4 {
-		return
-	}
-	data := make([]byte, size)
-	if _, err := n.staged.ReadAt(data, 0); err != nil && err != io.EOF {
-		return
-	}
-	c.Add(cacheKey(n.nb), data)
 }
 
 // handle is an open notebook. Reads see the staged copy while there is
@@ -462,7 +440,7 @@ func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadRes
 	// refresh brings a newer one: a read never mixes two versions
 	// (close-to-open consistency, as NFS).
 	if h.data == nil {
-		if n.nb.ID == "" {
+		if n.nb.ID == "" && n.pend == nil {
 			return fuse.ReadResultData(nil), 0
 		}
 		data, err := n.loadLocked(ctx)
@@ -500,8 +478,9 @@ func (h *handle) Write(ctx context.Context, data []byte, off int64) (uint32, sys
 	return uint32(k), 0
 }
 
-// Flush (every close) uploads the staged copy if it changed. It is
-// idempotent: dup'ed descriptors flush more than once.
+// Flush (every close) journals the staged copy if it changed: the save is
+// durable when close returns. It is idempotent: dup'ed descriptors flush
+// more than once.
 func (h *handle) Flush(ctx context.Context) syscall.Errno {
 	if !h.write {
 		return 0
@@ -512,12 +491,18 @@ func (h *handle) Flush(ctx context.Context) syscall.Errno {
 	return n.saveLocked(ctx, "close")
 }
 
-// Fsync uploads like Flush.
+// Fsync journals like Flush, then waits for the upload: EIO when it is not
+// done within the call deadline (the save stays queued).
 func (h *handle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
 	n := h.node
 	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.saveLocked(ctx, "fsync")
+	errno := n.saveLocked(ctx, "fsync")
+	key, id := n.wbKey, n.nb.ID
+	n.mu.Unlock()
+	if errno != 0 {
+		return errno
+	}
+	return n.waitUploaded(ctx, key, id)
 }
 
 // Release frees the staged copy once no writer is left and it is saved.
@@ -539,7 +524,7 @@ func (h *handle) Release(ctx context.Context) syscall.Errno {
 	n.writers--
 	if n.writers == 0 {
 		if n.dirty {
-			n.dir.root.log.WithField("path", n.dir.path(n.name)).Warn("unsaved changes kept locally after a failed upload; they are uploaded at the next close or fsync")
+			n.dir.root.log.WithField("path", n.dir.path(n.name)).Warn("changes could not be journaled; they are kept in the staged copy and saved at the next close or fsync")
 			n.setUnsavedLocked(true)
 			return 0
 		}

@@ -343,7 +343,8 @@ func (d *nsDir) notebookNode(ctx context.Context, file string, nb remote.Noteboo
 	if n := d.root.nodes.get(nb.ID); n != nil && n.dir == d && n.refresh(file, nb) {
 		return n
 	}
-	n := &fileNode{dir: d, name: file, nb: nb}
+	n := &fileNode{dir: d, name: file, nb: nb, base: nb.Version}
+	n.attachPendingLocked()
 	d.NewInode(ctx, n, gofs.StableAttr{Mode: syscall.S_IFREG, Ino: d.root.nodes.claimIno(nb.ID, n)})
 	d.root.nodes.bind(nb.ID, n)
 	return n
@@ -553,6 +554,12 @@ func (d *nsDir) Unlink(ctx context.Context, name string) syscall.Errno {
 	if p := d.pending[name]; p != nil {
 		delete(d.pending, name)
 		d.mu.Unlock()
+		p.mu.Lock()
+		key := p.wbKey
+		p.mu.Unlock()
+		if key != "" {
+			d.root.wb.Cancel(key, "")
+		}
 		p.markGone()
 		return 0
 	}
@@ -596,6 +603,8 @@ func (d *nsDir) deleteRemote(ctx context.Context, file string, nb remote.Noteboo
 	if err != nil {
 		return toErrno(d.root.log, "unlink", d.path(file), err)
 	}
+	// Saves still on their way would bring the notebook back.
+	d.root.wb.Cancel("", nb.ID)
 	d.drop(nb.ID)
 	if d.root.content != nil {
 		d.root.content.RemoveID(nb.ID)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"syscall"
+	"time"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"golang.org/x/sys/unix"
@@ -163,6 +164,7 @@ func (d *nsDir) saveScratchAs(ctx context.Context, src *fileNode, newName string
 	cctx, cancel := d.root.saveCtx(ctx)
 	defer cancel()
 	var nb remote.Notebook
+	save := false // journal data as a new version of nb
 	restore := own != nil && !own.rebound && (t.moved == own || !t.exists())
 	switch {
 	case restore:
@@ -174,14 +176,12 @@ func (d *nsDir) saveScratchAs(ctx context.Context, src *fileNode, newName string
 		if notebookName(newName) != nb.Name {
 			nb, err = d.root.client.Rename(cctx, d.ns, nb.ID, notebookName(newName))
 		}
-		if err == nil && !bytes.Equal(data, d.cachedBytes(own.nb)) {
-			nb, err = d.root.client.Write(cctx, d.ns, nb.ID, bytes.NewReader(data), int64(len(data)))
-		}
+		save = err == nil && !bytes.Equal(data, d.cachedBytes(own.nb))
 	case t.nb.ID != "":
 		if !t.nb.Can(remote.ActionWrite) {
 			return syscall.EACCES
 		}
-		nb, err = d.root.client.Write(cctx, d.ns, t.nb.ID, bytes.NewReader(data), int64(len(data)))
+		nb, save = t.nb, true
 	default:
 		if !d.canCreate(ctx) {
 			return syscall.EACCES
@@ -191,9 +191,15 @@ func (d *nsDir) saveScratchAs(ctx context.Context, src *fileNode, newName string
 	if err != nil {
 		return toErrno(d.root.log, "rename", op, err)
 	}
-	os.Remove(d.scratchPath(src.name))
+	oldName, scratchFile := src.name, d.scratchPath(src.name)
+	if save {
+		if errno := src.becomeSaved(nb, newName, data); errno != 0 {
+			return errno
+		}
+	}
+	os.Remove(scratchFile)
 	d.mu.Lock()
-	delete(d.moved, src.name)
+	delete(d.moved, oldName)
 	if t.moved != nil {
 		t.moved.rebound = true
 	}
@@ -214,10 +220,46 @@ func (d *nsDir) saveScratchAs(ctx context.Context, src *fileNode, newName string
 	d.root.nodes.bind(nb.ID, src)
 	src.dropStagedLocked()
 	d.upsert(nb)
-	if d.root.content != nil {
+	if d.root.content != nil && !save {
 		d.root.content.Add(cacheKey(nb), data)
 	}
 	return 0
+}
+
+// becomeSaved turns src into notebook nb, named file, and journals data
+// as its next save; on failure src is left as it was.
+func (src *fileNode) becomeSaved(nb remote.Notebook, file string, data []byte) syscall.Errno {
+	old := *src.stateLocked()
+	src.scratch, src.nb, src.name, src.base, src.wbKey = false, nb, file, nb.Version, ""
+	if prev := src.dir.root.nodes.get(nb.ID); prev != nil && prev != src {
+		// The notebook's former node may hold unfinished saves of ours.
+		prev.mu.Lock()
+		if prev.pend != nil {
+			src.base = prev.base
+		}
+		prev.mu.Unlock()
+	}
+	if errno := src.journalBytesLocked("rename", data); errno != 0 {
+		src.restoreLocked(old)
+		return errno
+	}
+	return 0
+}
+
+type nodeState struct {
+	scratch bool
+	nb      remote.Notebook
+	name    string
+	base    time.Time
+	wbKey   string
+}
+
+func (n *fileNode) stateLocked() *nodeState {
+	return &nodeState{scratch: n.scratch, nb: n.nb, name: n.name, base: n.base, wbKey: n.wbKey}
+}
+
+func (n *fileNode) restoreLocked(s nodeState) {
+	n.scratch, n.nb, n.name, n.base, n.wbKey = s.scratch, s.nb, s.name, s.base, s.wbKey
 }
 
 // cachedBytes is a moved-away notebook's content as materialized, if the
@@ -259,6 +301,10 @@ func (d *nsDir) moveAway(ctx context.Context, src *fileNode, newName string, fla
 	}
 	if err := writeFileAtomic(d.root.staging, d.scratchPath(newName), data); err != nil {
 		return toErrno(d.root.log, "rename", op, err)
+	}
+	if src.nb.ID == "" && src.wbKey != "" {
+		// A new notebook moved to a non-notebook name is no notebook.
+		d.root.wb.Cancel(src.wbKey, "")
 	}
 	d.mu.Lock()
 	if src.nb.ID == "" {
@@ -320,10 +366,18 @@ func (d *nsDir) renameNotebook(ctx context.Context, src *fileNode, newName strin
 	if err != nil {
 		return toErrno(d.root.log, "rename", op, err)
 	}
-	nb, err := d.root.client.Write(cctx, d.ns, t.nb.ID, bytes.NewReader(data), int64(len(data)))
-	if err != nil {
-		return toErrno(d.root.log, "rename", op, err)
+	srcID, srcName, srcKey := src.nb.ID, src.name, src.wbKey
+	if errno := src.becomeSaved(t.nb, newName, data); errno != 0 {
+		return errno
 	}
+	nb := t.nb
+	if srcID == "" {
+		d.root.wb.Cancel(srcKey, "")
+	} else {
+		d.root.wb.Cancel("", srcID)
+	}
+	src.nb = remote.Notebook{ID: srcID}
+	src.name = srcName
 	if src.nb.ID != "" {
 		if err := d.root.client.Delete(cctx, d.ns, src.nb.ID); err != nil {
 			// The save landed; the source stays as it was.
@@ -347,10 +401,6 @@ func (d *nsDir) renameNotebook(ctx context.Context, src *fileNode, newName strin
 	src.nb, src.dirty = nb, false
 	d.root.nodes.bind(nb.ID, src)
 	src.dropStagedLocked()
-	d.upsert(nb)
-	if d.root.content != nil {
-		d.root.content.Add(cacheKey(nb), data)
-	}
 	return 0
 }
 

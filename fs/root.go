@@ -24,6 +24,8 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"notebookfs/cache"
+	"notebookfs/cache/journal"
+	"notebookfs/cache/writeback"
 	"notebookfs/remote"
 )
 
@@ -33,8 +35,9 @@ type Options struct {
 	Content *cache.Content // may be nil: no content caching
 	Log     *logrus.Entry
 
-	// StateDir holds local state: scratch/ (editor files) and staging/
-	// (dirty copies being written). It must be on local disk.
+	// StateDir holds local state: scratch/ (editor files), staging/
+	// (dirty copies being written) and journal/ (saves not uploaded yet).
+	// It must be on local disk.
 	StateDir string
 
 	MetadataTTL time.Duration // listings and stats; default 10 s
@@ -42,6 +45,16 @@ type Options struct {
 	CallTimeout time.Duration // deadline of one remote call; default 60 s
 	ReadOnly    bool
 	UID, GID    uint32 // owner shown for every file
+	// JournalDir holds the write-back journal (default StateDir/journal);
+	// it must be on local disk and survive a restart.
+	JournalDir string
+	// OnConflictOverwrite makes every save the latest version, even when
+	// someone else saved since (no conflict copies).
+	OnConflictOverwrite bool
+	// UploadParallel bounds concurrent background uploads (default 4).
+	UploadParallel int
+	// RetryBackoff is the first delay before an upload is retried.
+	RetryBackoff time.Duration
 	// PrefetchBytes is the budget of small notebooks fetched in the
 	// background after each fresh listing; 0 turns prefetch off.
 	PrefetchBytes int64
@@ -70,6 +83,10 @@ type Root struct {
 	bg           *background
 	prefetched   atomic.Int64 // bytes downloaded by prefetch
 	unsaved      atomic.Int64 // nodes whose changes failed to upload
+	journal      *journal.Journal
+	wb           *writeback.Uploader
+	wbn          *wbNodes
+	corrupt      int // journal entries found corrupt at the start
 	scratch      *gofs.LoopbackRoot
 	staging      string
 	started      time.Time
@@ -115,7 +132,8 @@ func NewRoot(opts Options) (*Root, error) {
 		}
 	}
 	// Dirty copies left by a previous run were never acknowledged by a
-	// close: their writer got an error, so they are not saves to replay.
+	// close (acknowledged saves are in the journal), so they are not saves
+	// to replay.
 	if ents, err := os.ReadDir(staging); err == nil {
 		for _, e := range ents {
 			os.Remove(filepath.Join(staging, e.Name()))
@@ -144,6 +162,13 @@ func NewRoot(opts Options) (*Root, error) {
 		bg:           newBackground(),
 		started:      time.Now(),
 		cats:         map[remote.Category]*categoryDir{},
+		wbn:          &wbNodes{m: map[string]*fileNode{}},
+	}
+	if r.opts.JournalDir == "" {
+		r.opts.JournalDir = filepath.Join(opts.StateDir, "journal")
+	}
+	if err := r.openJournal(); err != nil {
+		return nil, fmt.Errorf("fs: %w", err)
 	}
 	// Scratch nodes are go-fuse loopback nodes rooted at our root, so their
 	// tree path "owned/alice/.x.swp" maps to scratch/owned/alice/.x.swp.

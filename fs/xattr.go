@@ -96,9 +96,17 @@ func localXattrErr(err error) syscall.Errno {
 	return syscall.EIO
 }
 
-// notebookForXattr is the remote notebook a node stands for, if any.
-func (n *fileNode) notebookForXattr() (remote.Notebook, bool) {
+// notebookForXattr is the remote notebook a node stands for, if any. A
+// new notebook still on its way is waited for (within the call deadline):
+// sharing right after creating must work.
+func (n *fileNode) notebookForXattr(ctx context.Context) (remote.Notebook, bool) {
 	n.mu.Lock()
+	if !n.scratch && !n.gone && n.nb.ID == "" && n.pend != nil {
+		key := n.wbKey
+		n.mu.Unlock()
+		n.waitUploaded(ctx, key, "")
+		n.mu.Lock()
+	}
 	defer n.mu.Unlock()
 	if n.scratch || n.gone || n.nb.ID == "" {
 		return remote.Notebook{}, false
@@ -123,7 +131,7 @@ func (n *fileNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint
 	if !strings.HasPrefix(attr, "user.tiledb.") {
 		return 0, syscall.ENOTSUP
 	}
-	nb, ok := n.notebookForXattr()
+	nb, ok := n.notebookForXattr(ctx)
 	if !ok {
 		return 0, gofs.ENOATTR
 	}
@@ -168,7 +176,7 @@ func (n *fileNode) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.
 		}
 		return uint32(sz), localXattrErr(err)
 	}
-	if _, ok := n.notebookForXattr(); !ok {
+	if _, ok := n.notebookForXattr(ctx); !ok {
 		return 0, 0
 	}
 	return xattrListReply(dest, readOnlyXattrs)
@@ -189,7 +197,7 @@ func (n *fileNode) Setxattr(ctx context.Context, attr string, data []byte, flags
 	if n.dir.root.opts.ReadOnly {
 		return syscall.EROFS
 	}
-	nb, ok := n.notebookForXattr()
+	nb, ok := n.notebookForXattr(ctx)
 	if !ok {
 		return syscall.ENOTSUP
 	}
@@ -236,7 +244,7 @@ func (n *fileNode) Removexattr(ctx context.Context, attr string) syscall.Errno {
 	if n.dir.root.opts.ReadOnly {
 		return syscall.EROFS
 	}
-	nb, ok := n.notebookForXattr()
+	nb, ok := n.notebookForXattr(ctx)
 	if !ok {
 		return gofs.ENOATTR
 	}

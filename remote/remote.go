@@ -143,6 +143,9 @@ type Client interface {
 	Rename(ctx context.Context, ns, id, newName string) (Notebook, error)
 	// Delete removes a notebook and its history.
 	Delete(ctx context.Context, ns, id string) error
+	// Latest returns the time of a notebook's latest version: the
+	// cheapest check that nobody saved since (one request on TileDB Cloud).
+	Latest(ctx context.Context, ns, id string) (time.Time, error)
 	// Versions lists a notebook's versions, oldest first.
 	Versions(ctx context.Context, ns, id string) ([]Version, error)
 	// Shares lists who a notebook is shared with, sorted by namespace.

@@ -176,6 +176,15 @@ func TestDaemonMetrics(t *testing.T) {
 	cmd, mnt, logs := startDaemon(t, bin, home, "--metrics-addr", addr)
 	p := filepath.Join(mnt, "owned", config.LocalUser(), "m.ipynb")
 	mustWrite(t, p, nb("metrics"))
+	// The upload follows the close in the background; fsync waits for it.
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Sync(); err != nil {
+		t.Fatalf("fsync: %v", err)
+	}
+	f.Close()
 	for i := 0; i < 3; i++ {
 		mustRead(t, p)
 	}

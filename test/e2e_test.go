@@ -124,6 +124,7 @@ func testCreateManyWritesOneUpload(t *testing.T, o envOptions) {
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
+	e.settle()
 	if c, w := e.count.Count("Create"), e.count.Count("Write"); c != 1 || w != 0 {
 		t.Errorf("close made %d Create and %d Write calls, want 1 and 0", c, w)
 	}

@@ -114,6 +114,7 @@ func TestFiveSavesFiveVersions(t *testing.T) {
 		data := utf8Notebook(i)
 		data = append(data, []byte(fmt.Sprintf("save %d\n", i))...)
 		mustWrite(t, p, data)
+		e.settle() // rapid saves would coalesce into fewer versions
 		saves = append(saves, data)
 	}
 	if got := e.notebook("x"); got.ID != id {

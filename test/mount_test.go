@@ -44,6 +44,7 @@ type env struct {
 	url      string // remote: the server's base URL
 	root     *fs.Root
 	logs     *test.Hook // every log entry of the mount
+	group    *[]*env    // every mount of this store: settle drains them all
 }
 
 type envOptions struct {
@@ -92,6 +93,7 @@ func mount(t testing.TB, o envOptions) *env {
 		stateDir: filepath.Join(base, "state"),
 		opts:     o,
 	}
+	e.group = &[]*env{e}
 	if err := os.Mkdir(e.dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -165,6 +167,11 @@ func (e *env) unmount() {
 		e.t.Errorf("unmount: %v", err)
 	}
 	e.server.Wait()
+	// As the daemon does: pending uploads get a bounded wait, then stay in
+	// the journal for the next mount.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	e.root.Drain(ctx)
+	cancel()
 	e.root.Close() // background work ends before the test does
 	e.logw.Close()
 	e.server = nil
@@ -182,8 +189,29 @@ func (e *env) ns(parts ...string) string {
 	return filepath.Join(append([]string{e.dir, "owned", e.user}, parts...)...)
 }
 
-// client is the store seen by the user, without counting.
-func (e *env) client() remote.Client { return e.store.As(e.user) }
+// client is the store seen by the user, without counting. Saves made
+// through the mount are uploaded first: tests look at the store after them.
+func (e *env) client() remote.Client {
+	e.settle()
+	return e.store.As(e.user)
+}
+
+// settle waits until the journaled saves of every mount of the store are
+// uploaded.
+func (e *env) settle() {
+	e.t.Helper()
+	for _, m := range *e.group {
+		if m.root == nil || m.server == nil {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		err := m.root.Drain(ctx)
+		cancel()
+		if err != nil {
+			e.t.Fatalf("uploads of %s's mount did not finish: %v", m.user, err)
+		}
+	}
+}
 
 // mountAs mounts the same store a second time as another user (who must
 // exist), with its own mountpoint and state.
@@ -192,7 +220,8 @@ func (e *env) mountAs(name string) *env {
 	t.Helper()
 	base := t.TempDir()
 	o := &env{t: t, user: name, store: e.store, opts: e.opts, url: e.url,
-		dir: filepath.Join(base, "mnt"), stateDir: filepath.Join(base, "state")}
+		dir: filepath.Join(base, "mnt"), stateDir: filepath.Join(base, "state"), group: e.group}
+	*e.group = append(*e.group, o)
 	if err := os.Mkdir(o.dir, 0o755); err != nil {
 		t.Fatal(err)
 	}

@@ -53,6 +53,7 @@ func TestRemoteRequestCounts(t *testing.T) {
 		t.Helper()
 		before, b := serverRequests(t, e.url)
 		f()
+		e.settle() // a save's upload follows its close in the background
 		after, a := serverRequests(t, e.url)
 		d := after - before
 		var routes []string

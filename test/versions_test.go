@@ -22,6 +22,7 @@ func testVersionsDirectory(t *testing.T, o envOptions) {
 	for i := 0; i < 5; i++ {
 		data := bytes.Repeat(nb(string(rune('a'+i))), i+1)
 		mustWrite(t, e.ns("x.ipynb"), data)
+		e.settle() // rapid saves would coalesce
 		saves = append(saves, data)
 	}
 	nbk := e.notebook("x")
@@ -82,6 +83,7 @@ func testVersionsDirectory(t *testing.T, o envOptions) {
 	// A new save shows up in the history at once (our own save drops the
 	// cached list), and reading an old version again costs no remote call.
 	mustWrite(t, e.ns("x.ipynb"), nb("sixth"))
+	e.settle()
 	if got := readDir(t, hist); len(got) != 6 {
 		t.Errorf("after a sixth save the history lists %d files", len(got))
 	}

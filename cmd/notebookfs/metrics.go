@@ -59,8 +59,14 @@ func (m *mountMetrics) start(addr string, content *cache.Content, root *fs.Root,
 			stat(func(s cache.ContentStats) int64 { return s.Entries })),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "notebookfs_prefetch_bytes_total", Help: "Bytes downloaded by prefetch."},
 			func() float64 { return float64(root.Stats().PrefetchedBytes) }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "notebookfs_pending_uploads", Help: "Files holding changes whose upload failed (retried on the next close or fsync)."},
-			func() float64 { return float64(root.Stats().UnsavedFiles) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "notebookfs_pending_uploads", Help: "Saves in the write-back journal not uploaded yet (including refused ones)."},
+			func() float64 { s := root.Status().Uploads; return float64(s.Pending + len(s.Failed)) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "notebookfs_pending_upload_bytes", Help: "Bytes of the saves waiting in the write-back journal."},
+			func() float64 { return float64(root.Status().Uploads.PendingBytes) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "notebookfs_upload_retries_total", Help: "Upload attempts that failed and were retried."},
+			func() float64 { return float64(root.Status().Uploads.Retries) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "notebookfs_conflicts_total", Help: "Saves stored as conflict copies since the mount."},
+			func() float64 { return float64(root.Status().Uploads.ConflictCount) }),
 	)
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {

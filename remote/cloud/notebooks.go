@@ -258,6 +258,23 @@ func (c *Client) Stat(ctx context.Context, ns, id string) (remote.Notebook, erro
 	return c.stat(ctx, ns, id)
 }
 
+// Latest is one GET of fragment_end_timestamp: the newest version's time.
+func (c *Client) Latest(ctx context.Context, ns, id string) (time.Time, error) {
+	if err := ctx.Err(); err != nil {
+		return time.Time{}, fmt.Errorf("latest %s/%s: %w", ns, id, err)
+	}
+	if err := checkNotebook("latest", ns, id); err != nil {
+		return time.Time{}, err
+	}
+	ctx, cancel := c.callCtx(ctx)
+	defer cancel()
+	ms, err := c.fragmentEnd(ctx, ns, id, 0, false)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return msTime(ms), nil
+}
+
 func (c *Client) stat(ctx context.Context, ns, id string) (remote.Notebook, error) {
 	var (
 		info arrayInfo

@@ -128,6 +128,11 @@ func (w *Client) Delete(ctx context.Context, ns, id string) (err error) {
 	return w.next.Delete(ctx, ns, id)
 }
 
+func (w *Client) Latest(ctx context.Context, ns, id string) (t time.Time, err error) {
+	defer w.track("Latest")(&err)
+	return w.next.Latest(ctx, ns, id)
+}
+
 func (w *Client) Versions(ctx context.Context, ns, id string) (vs []remote.Version, err error) {
 	defer w.track("Versions")(&err)
 	return w.next.Versions(ctx, ns, id)

@@ -120,6 +120,15 @@ func need(ok bool, what, ns, id string) error {
 	return nil
 }
 
+// Latest returns the time of a notebook's latest version.
+func (c *client) Latest(ctx context.Context, ns, id string) (time.Time, error) {
+	nb, err := c.Stat(ctx, ns, id)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("latest %s/%s: %w", ns, id, err)
+	}
+	return nb.Version, nil
+}
+
 // Stat returns one notebook with its latest version.
 func (c *client) Stat(ctx context.Context, ns, id string) (remote.Notebook, error) {
 	var nb remote.Notebook

@@ -1,6 +1,7 @@
 package remotetest
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -114,6 +115,16 @@ func testWriteVersions(t *testing.T, c Cast) {
 	st, err := c.Alice.Stat(ctx, alice, nb1.ID)
 	wantOK(t, "Stat after Write", err)
 	sameNotebook(t, "Stat after Write", st, nb2)
+	// Latest is the cheap form of the same answer (the write-back's
+	// conflict check).
+	latest, err := c.Alice.Latest(ctx, alice, nb1.ID)
+	wantOK(t, "Latest after Write", err)
+	if !latest.Equal(nb2.Version) {
+		t.Fatalf("Latest after Write: %v, want %v", latest, nb2.Version)
+	}
+	if _, err := c.Bob.Latest(ctx, alice, nb1.ID); !errors.Is(err, remote.ErrNotFound) {
+		t.Fatalf("Latest of a notebook not shared with the caller: %v, want ErrNotFound", err)
+	}
 
 	vs, err := c.Alice.Versions(ctx, alice, nb1.ID)
 	wantOK(t, "Versions", err)

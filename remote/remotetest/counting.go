@@ -13,7 +13,7 @@ import (
 // them.
 func Methods() []string {
 	return []string{"Whoami", "Namespaces", "List", "Stat", "Read", "Create",
-		"Write", "Rename", "Delete", "Versions", "Shares", "Share"}
+		"Write", "Rename", "Delete", "Latest", "Versions", "Shares", "Share"}
 }
 
 // Counting wraps a remote.Client and counts calls per method, failed ones
@@ -112,6 +112,11 @@ func (k *Counting) Rename(ctx context.Context, ns, id, newName string) (remote.N
 func (k *Counting) Delete(ctx context.Context, ns, id string) error {
 	k.inc("Delete")
 	return k.c.Delete(ctx, ns, id)
+}
+
+func (k *Counting) Latest(ctx context.Context, ns, id string) (time.Time, error) {
+	k.inc("Latest")
+	return k.c.Latest(ctx, ns, id)
 }
 
 func (k *Counting) Versions(ctx context.Context, ns, id string) ([]remote.Version, error) {

@@ -164,6 +164,13 @@ func (f *Faulty) Delete(ctx context.Context, ns, id string) error {
 	return f.c.Delete(ctx, ns, id)
 }
 
+func (f *Faulty) Latest(ctx context.Context, ns, id string) (time.Time, error) {
+	if err := f.fault(ctx, "Latest"); err != nil {
+		return time.Time{}, err
+	}
+	return f.c.Latest(ctx, ns, id)
+}
+
 func (f *Faulty) Versions(ctx context.Context, ns, id string) ([]remote.Version, error) {
 	if err := f.fault(ctx, "Versions"); err != nil {
 		return nil, err

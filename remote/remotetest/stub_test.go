@@ -37,6 +37,11 @@ func (s *stub) Stat(_ context.Context, ns, id string) (remote.Notebook, error) {
 	return remote.Notebook{ID: id, Namespace: ns}, nil
 }
 
+func (s *stub) Latest(context.Context, string, string) (time.Time, error) {
+	s.hit()
+	return time.Time{}, nil
+}
+
 func (s *stub) Read(context.Context, string, string, time.Time) (*remote.Content, error) {
 	s.hit()
 	return &remote.Content{ReadCloser: io.NopCloser(nil)}, nil
@@ -84,6 +89,7 @@ func callAll(ctx context.Context, c remote.Client) map[string]error {
 	_, errs["Write"] = c.Write(ctx, "ns", "id", nil, 0)
 	_, errs["Rename"] = c.Rename(ctx, "ns", "id", "m")
 	errs["Delete"] = c.Delete(ctx, "ns", "id")
+	_, errs["Latest"] = c.Latest(ctx, "ns", "id")
 	_, errs["Versions"] = c.Versions(ctx, "ns", "id")
 	_, errs["Shares"] = c.Shares(ctx, "ns", "id")
 	errs["Share"] = c.Share(ctx, "ns", "id", "w", nil)

@@ -1,0 +1,306 @@
+// Package journal is the write-back journal: saves made durable on local
+// disk before they are uploaded, so that a close can return before the
+// network answers and a crash or kill of the daemon loses nothing.
+//
+// An entry is two files in the journal directory, named by a sequence
+// number: <seq>.data holds the content, <seq>.json the header with the
+// content's SHA-256. Both are written to temporary names, fsynced and
+// renamed; the header last, so an entry exists exactly when its header
+// does. On Open, headers whose data is missing, short or of another
+// checksum are reported and moved to corrupt/, never returned.
+package journal
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// maxPrevs bounds Entry.Prevs: an older predecessor only matters after a
+// crash, and forgetting it can cost a conflict copy, never a save.
+const maxPrevs = 16
+
+// Entry is one journaled save of a notebook.
+type Entry struct {
+	Seq uint64 `json:"seq"`
+	// Key groups the saves of one notebook, which upload in order:
+	// "id:<uuid>" or, for a notebook not created yet, "new:<random>".
+	Key       string    `json:"key"`
+	Category  string    `json:"category"`
+	Namespace string    `json:"namespace"`
+	ID        string    `json:"id,omitempty"` // empty: create a new notebook
+	Name      string    `json:"name"`         // without .ipynb
+	Size      int64     `json:"size"`
+	Sum       string    `json:"sha256"`
+	Time      time.Time `json:"time"` // when the save was made
+	// Base is the remote version the content derives from; a newer latest
+	// version that is none of Prevs (our own earlier saves since Base)
+	// means someone else saved meanwhile.
+	Base  time.Time `json:"base"`
+	Prevs []string  `json:"prevs,omitempty"`
+	// Where a new notebook is stored (TileDB Cloud storage settings).
+	StoragePath       string `json:"storage_path,omitempty"`
+	StorageCredential string `json:"storage_credential,omitempty"`
+}
+
+// AddPrev appends sum to Prevs, keeping the newest maxPrevs.
+func (e *Entry) AddPrev(sum string) {
+	e.Prevs = append(e.Prevs, sum)
+	if len(e.Prevs) > maxPrevs {
+		e.Prevs = e.Prevs[len(e.Prevs)-maxPrevs:]
+	}
+}
+
+// Corrupt is an entry Open refused.
+type Corrupt struct {
+	Seq    uint64
+	Reason string
+	Path   string // where its files were moved
+}
+
+// Journal is one directory of entries.
+type Journal struct {
+	dir string
+	mu  sync.Mutex
+	seq uint64 // GUARDED_BY(mu): last sequence number given
+}
+
+// Open opens (creating) the journal in dir and returns its valid entries
+// in sequence order, and the corrupt ones it moved aside.
+func Open(dir string) (*Journal, []Entry, []Corrupt, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, nil, nil, fmt.Errorf("journal %s: %w", dir, err)
+	}
+	j := &Journal{dir: dir}
+	names, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("journal %s: %w", dir, err)
+	}
+	var entries []Entry
+	var corrupt []Corrupt
+	headers := map[uint64]bool{}
+	for _, de := range names {
+		name := de.Name()
+		if strings.HasPrefix(name, ".tmp-") {
+			// An entry whose writing never finished: its close did not
+			// return, so it is not a save anyone was told about.
+			os.Remove(filepath.Join(dir, name))
+			continue
+		}
+		seq, ext, ok := parseName(name)
+		if !ok {
+			continue
+		}
+		if seq > j.seq {
+			j.seq = seq
+		}
+		if ext != "json" {
+			continue
+		}
+		headers[seq] = true
+		e, err := j.load(seq)
+		if err != nil {
+			c, merr := j.moveAside(seq, err.Error())
+			if merr != nil {
+				return nil, nil, nil, merr
+			}
+			corrupt = append(corrupt, c)
+			continue
+		}
+		entries = append(entries, e)
+	}
+	// Data without a header: the crash came before the header's rename.
+	for _, de := range names {
+		if seq, ext, ok := parseName(de.Name()); ok && ext == "data" && !headers[seq] {
+			os.Remove(filepath.Join(dir, de.Name()))
+		}
+	}
+	sort.Slice(entries, func(a, b int) bool { return entries[a].Seq < entries[b].Seq })
+	return j, entries, corrupt, nil
+}
+
+func parseName(name string) (uint64, string, bool) {
+	base, ext, ok := strings.Cut(name, ".")
+	if !ok || (ext != "json" && ext != "data") {
+		return 0, "", false
+	}
+	seq, err := strconv.ParseUint(base, 10, 64)
+	return seq, ext, err == nil
+}
+
+func (j *Journal) path(seq uint64, ext string) string {
+	return filepath.Join(j.dir, fmt.Sprintf("%020d.%s", seq, ext))
+}
+
+// load reads a header and verifies its data against it.
+func (j *Journal) load(seq uint64) (Entry, error) {
+	var e Entry
+	b, err := os.ReadFile(j.path(seq, "json"))
+	if err != nil {
+		return e, err
+	}
+	if err := json.Unmarshal(b, &e); err != nil {
+		return e, fmt.Errorf("header: %w", err)
+	}
+	if e.Seq != seq || e.Key == "" || e.Namespace == "" || e.Name == "" || len(e.Sum) != sha256.Size*2 {
+		return e, fmt.Errorf("header: incomplete")
+	}
+	f, err := os.Open(j.path(seq, "data"))
+	if err != nil {
+		return e, fmt.Errorf("data: %w", err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return e, fmt.Errorf("data: %w", err)
+	}
+	if n != e.Size {
+		return e, fmt.Errorf("data is %d bytes, header says %d", n, e.Size)
+	}
+	if sum := hex.EncodeToString(h.Sum(nil)); sum != e.Sum {
+		return e, fmt.Errorf("data checksum %s, header says %s", sum[:12], e.Sum[:12])
+	}
+	return e, nil
+}
+
+func (j *Journal) moveAside(seq uint64, reason string) (Corrupt, error) {
+	cdir := filepath.Join(j.dir, "corrupt")
+	if err := os.MkdirAll(cdir, 0o700); err != nil {
+		return Corrupt{}, fmt.Errorf("journal: %w", err)
+	}
+	for _, ext := range []string{"json", "data"} {
+		err := os.Rename(j.path(seq, ext), filepath.Join(cdir, filepath.Base(j.path(seq, ext))))
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			return Corrupt{}, fmt.Errorf("journal: moving a corrupt entry aside: %w", err)
+		}
+	}
+	return Corrupt{Seq: seq, Reason: reason, Path: cdir}, nil
+}
+
+// Add makes a save durable: size bytes of r as the content of e, which
+// gets its sequence number, size and checksum. It returns once both files
+// are fsynced and in place.
+func (j *Journal) Add(e Entry, r io.ReaderAt, size int64) (Entry, error) {
+	j.mu.Lock()
+	j.seq++
+	e.Seq = j.seq
+	j.mu.Unlock()
+	e.Size = size
+	h := sha256.New()
+	if err := j.writeFile(j.path(e.Seq, "data"), func(w io.Writer) error {
+		_, err := io.Copy(io.MultiWriter(w, h), io.NewSectionReader(r, 0, size))
+		return err
+	}); err != nil {
+		return e, fmt.Errorf("journal: writing content: %w", err)
+	}
+	e.Sum = hex.EncodeToString(h.Sum(nil))
+	if err := j.writeHeader(e); err != nil {
+		os.Remove(j.path(e.Seq, "data"))
+		return e, err
+	}
+	return e, nil
+}
+
+// Update rewrites an entry's header (the id of a notebook created since).
+func (j *Journal) Update(e Entry) error { return j.writeHeader(e) }
+
+func (j *Journal) writeHeader(e Entry) error {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	if err := j.writeFile(j.path(e.Seq, "json"), func(w io.Writer) error {
+		_, err := w.Write(b)
+		return err
+	}); err != nil {
+		return fmt.Errorf("journal: writing header: %w", err)
+	}
+	return j.syncDir()
+}
+
+// writeFile writes a temporary file, fsyncs it and renames it to path.
+func (j *Journal) writeFile(path string, fill func(io.Writer) error) error {
+	f, err := os.CreateTemp(j.dir, ".tmp-*")
+	if err != nil {
+		return err
+	}
+	err = fill(f)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+	}
+	return err
+}
+
+func (j *Journal) syncDir() error {
+	d, err := os.Open(j.dir)
+	if err != nil {
+		return fmt.Errorf("journal: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("journal: syncing %s: %w", j.dir, err)
+	}
+	return nil
+}
+
+// Content opens an entry's data.
+func (j *Journal) Content(e Entry) (*os.File, error) {
+	f, err := os.Open(j.path(e.Seq, "data"))
+	if err != nil {
+		return nil, fmt.Errorf("journal: entry %d: %w", e.Seq, err)
+	}
+	return f, nil
+}
+
+// ReadAll returns an entry's data, checked against its checksum.
+func (j *Journal) ReadAll(e Entry) ([]byte, error) {
+	b, err := os.ReadFile(j.path(e.Seq, "data"))
+	if err != nil {
+		return nil, fmt.Errorf("journal: entry %d: %w", e.Seq, err)
+	}
+	if int64(len(b)) != e.Size || Sum(b) != e.Sum {
+		return nil, fmt.Errorf("journal: entry %d: content does not match its checksum", e.Seq)
+	}
+	return b, nil
+}
+
+// Remove deletes an entry: header first, so a crash leaves no entry.
+func (j *Journal) Remove(e Entry) error {
+	if err := os.Remove(j.path(e.Seq, "json")); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("journal: %w", err)
+	}
+	if err := os.Remove(j.path(e.Seq, "data")); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("journal: %w", err)
+	}
+	return nil
+}
+
+// Sum is the checksum Entry.Sum holds for data.
+func Sum(data []byte) string {
+	s := sha256.Sum256(data)
+	return hex.EncodeToString(s[:])
+}
+
+// NewHash is the hash behind Sum, for streamed content.
+func NewHash() hash.Hash { return sha256.New() }
