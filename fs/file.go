@@ -46,8 +46,11 @@ type fileNode struct {
 	pend *journal.Entry // GUARDED_BY(mu)
 	// base is the remote version the local content derives from; a save
 	// finding a newer one by someone else becomes a conflict copy.
-	base  time.Time // GUARDED_BY(mu)
-	wbKey string    // GUARDED_BY(mu): the journal key of this node's saves
+	base time.Time // GUARDED_BY(mu)
+	// baseSum is the checksum of base's content when known: that content
+	// written again by someone (a conflict's restore) is no conflict.
+	baseSum string // GUARDED_BY(mu)
+	wbKey   string // GUARDED_BY(mu): the journal key of this node's saves
 	// kept is the version the kernel's page cache holds from the last
 	// read-only open; zero when unknown (see Open).
 	kept time.Time // GUARDED_BY(mu)
@@ -95,7 +98,6 @@ func (n *fileNode) refresh(file string, nb remote.Notebook) bool {
 	n.name = file
 	if n.staged == nil && n.pend == nil {
 		n.nb = nb
-		n.base = nb.Version
 	} else if n.nb.ID == "" {
 		n.nb.ID, n.nb.Namespace, n.nb.Actions = nb.ID, nb.Namespace, nb.Actions
 	}
@@ -308,10 +310,20 @@ func (n *fileNode) stageLocked(ctx context.Context, keep bool) error {
 	if n.pend == nil {
 		// A fresh copy of the remote content: later saves are based on
 		// the version it shows.
-		n.base = n.nb.Version
+		if !n.base.Equal(n.nb.Version) {
+			n.base, n.baseSum = n.nb.Version, ""
+		}
+		if n.baseSum == "" && n.nb.ID != "" && n.dir.root.content != nil {
+			if data, ok := n.dir.root.content.Peek(cacheKey(n.nb)); ok {
+				n.baseSum = journal.Sum(data)
+			}
+		}
 	}
 	if keep && (n.nb.ID != "" || n.pend != nil) {
 		data, err := n.loadLocked(ctx)
+		if err == nil && n.pend == nil && n.baseSum == "" {
+			n.baseSum = journal.Sum(data)
+		}
 		if err == nil {
 			_, err = f.Write(data)
 		}

@@ -259,6 +259,14 @@ func (d *nsDir) Setattr(ctx context.Context, f gofs.FileHandle, in *fuse.SetAttr
 // Readdir lists notebooks, new notebooks not yet uploaded and scratch
 // entries, sorted by name.
 func (d *nsDir) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
+	// Pending first: a new notebook whose upload ends meanwhile is in the
+	// listing by the time it leaves the pending set.
+	d.mu.Lock()
+	var pending []string
+	for file := range d.pending {
+		pending = append(pending, file)
+	}
+	d.mu.Unlock()
 	names, err := d.list(ctx)
 	if err != nil {
 		return nil, toErrno(d.root.log, "readdir", d.key, err)
@@ -274,11 +282,9 @@ func (d *nsDir) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
 	for file, nb := range names {
 		add(fuse.DirEntry{Name: file, Mode: syscall.S_IFREG, Ino: stableIno(nb.ID)})
 	}
-	d.mu.Lock()
-	for file := range d.pending {
+	for _, file := range pending {
 		add(fuse.DirEntry{Name: file, Mode: syscall.S_IFREG})
 	}
-	d.mu.Unlock()
 	if local, err := os.ReadDir(d.scratchDir()); err == nil {
 		for _, e := range local {
 			add(fuse.DirEntry{Name: e.Name(), Mode: uint32(e.Type().Type()) | modeType(e.Type())})

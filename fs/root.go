@@ -11,6 +11,7 @@ package fs
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -53,8 +54,9 @@ type Options struct {
 	OnConflictOverwrite bool
 	// UploadParallel bounds concurrent background uploads (default 4).
 	UploadParallel int
-	// RetryBackoff is the first delay before an upload is retried.
-	RetryBackoff time.Duration
+	// RetryBackoff is the first delay before an upload is retried, and
+	// MaxRetryBackoff the longest (defaults 250 ms and 30 s).
+	RetryBackoff, MaxRetryBackoff time.Duration
 	// PrefetchBytes is the budget of small notebooks fetched in the
 	// background after each fresh listing; 0 turns prefetch off.
 	PrefetchBytes int64
@@ -164,6 +166,11 @@ func NewRoot(opts Options) (*Root, error) {
 		cats:         map[remote.Category]*categoryDir{},
 		wbn:          &wbNodes{m: map[string]*fileNode{}},
 	}
+	// Made here, not in OnAdd: uploads replayed from the journal start
+	// before the mount and look namespace directories up.
+	for _, c := range remote.Categories {
+		r.cats[c] = &categoryDir{root: r, cat: c, children: map[string]*nsDir{}}
+	}
 	if r.opts.JournalDir == "" {
 		r.opts.JournalDir = filepath.Join(opts.StateDir, "journal")
 	}
@@ -179,8 +186,7 @@ func NewRoot(opts Options) (*Root, error) {
 // OnAdd builds the fixed top of the tree.
 func (r *Root) OnAdd(ctx context.Context) {
 	for _, c := range remote.Categories {
-		d := &categoryDir{root: r, cat: c, children: map[string]*nsDir{}}
-		r.cats[c] = d
+		d := r.cats[c]
 		ch := r.NewPersistentInode(ctx, d, gofs.StableAttr{Mode: syscall.S_IFDIR, Ino: stableIno("category/" + string(c))})
 		r.AddChild(string(c), ch, false)
 	}
@@ -202,9 +208,22 @@ func (r *Root) Create(ctx context.Context, name string, flags uint32, mode uint3
 	return nil, nil, 0, syscall.EPERM
 }
 
-// Getxattr answers every name with ENODATA and no remote call.
+// StatusXattr on the mount root is the daemon's status as JSON (pending
+// uploads, conflicts, errors, cache figures): `notebookfs status` reads it.
+// It is not listed, so copying the root copies nothing of it.
+const StatusXattr = "user.notebookfs.status"
+
+// Getxattr answers the status; every other name is ENODATA, with no
+// remote call.
 func (r *Root) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
-	return 0, gofs.ENOATTR
+	if attr != StatusXattr {
+		return 0, gofs.ENOATTR
+	}
+	b, err := json.Marshal(r.Status())
+	if err != nil {
+		return 0, toErrno(r.log, "getxattr", "/", err)
+	}
+	return xattrReply(dest, string(b))
 }
 
 // whoami is asked once per mount: the user and their organizations decide

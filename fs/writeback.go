@@ -77,9 +77,10 @@ func (r *Root) openJournal() error {
 			u, err := r.whoami(ctx)
 			return u.Username, err
 		},
-		Done:     r.uploaded,
-		Parallel: r.opts.UploadParallel,
-		Backoff:  r.opts.RetryBackoff,
+		Done:       r.uploaded,
+		Parallel:   r.opts.UploadParallel,
+		Backoff:    r.opts.RetryBackoff,
+		MaxBackoff: r.opts.MaxRetryBackoff,
 	}, entries)
 	return nil
 }
@@ -115,6 +116,9 @@ func (n *fileNode) addEntryLocked(op string, r io.ReaderAt, size int64) syscall.
 	e := journal.Entry{
 		Key: n.wbKey, Category: string(n.dir.cat), Namespace: n.dir.ns, ID: n.nb.ID,
 		Name: notebookName(n.name), Time: time.Now().UTC(), Base: n.base,
+	}
+	if n.baseSum != "" {
+		e.AddPrev(n.baseSum)
 	}
 	if prev, ok := root.wb.Unfinished(n.wbKey, n.nb.ID); ok {
 		// Our own earlier saves are still on their way: the remote will
@@ -164,13 +168,20 @@ func (r *Root) uploaded(res writeback.Result) {
 	if n == nil && e.ID != "" {
 		n = r.nodes.get(e.ID)
 	}
-	if n != nil {
-		n.uploaded(res)
-	}
 	d := r.nsDirOf(remote.Category(e.Category), e.Namespace)
 	if res.Outcome == writeback.Saved && res.Notebook.ID == "" {
+		if n != nil {
+			n.uploaded(res)
+		}
 		return // cancelled: the notebook was deleted locally
 	}
+	// The listing learns the notebook before the node leaves the pending
+	// set, so a readdir or lookup in between finds it in one of the two.
+	defer func() {
+		if n != nil {
+			n.uploaded(res)
+		}
+	}()
 	switch res.Outcome {
 	case writeback.Saved:
 		if d != nil {
@@ -178,7 +189,7 @@ func (r *Root) uploaded(res writeback.Result) {
 		} else {
 			r.lists.Invalidate(e.Category + "/" + e.Namespace)
 		}
-		if r.content != nil && e.Size <= r.content.Stats().MaxBytes/4 && (n == nil || n.showsVersion(res.Notebook)) {
+		if r.content != nil && e.Size <= r.content.Stats().MaxBytes/4 {
 			// Reading our own save back costs no download.
 			if data, err := r.journal.ReadAll(e); err == nil {
 				r.content.Add(cacheKey(res.Notebook), data)
@@ -218,7 +229,7 @@ func (n *fileNode) uploaded(res writeback.Result) {
 		created := n.nb.ID == ""
 		if created || n.nb.ID == res.Notebook.ID {
 			n.nb = res.Notebook
-			n.base = res.Notebook.Version
+			n.base, n.baseSum = res.Notebook.Version, e.Sum
 		}
 		if created {
 			n.dir.root.nodes.bind(res.Notebook.ID, n)
@@ -232,7 +243,7 @@ func (n *fileNode) uploaded(res writeback.Result) {
 			// The notebook was deleted remotely and the save made a new one.
 			n.dir.root.nodes.unbind(e.ID, n)
 			n.nb = res.Notebook
-			n.base = res.Notebook.Version
+			n.base, n.baseSum = res.Notebook.Version, e.Sum
 			n.dir.root.nodes.bind(res.Notebook.ID, n)
 		}
 	case writeback.Conflict:

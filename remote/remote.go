@@ -143,9 +143,10 @@ type Client interface {
 	Rename(ctx context.Context, ns, id, newName string) (Notebook, error)
 	// Delete removes a notebook and its history.
 	Delete(ctx context.Context, ns, id string) error
-	// Latest returns the time of a notebook's latest version: the
-	// cheapest check that nobody saved since (one request on TileDB Cloud).
-	Latest(ctx context.Context, ns, id string) (time.Time, error)
+	// Latest returns the time of a notebook's latest version, or with a
+	// non-zero at the latest at or before at (ErrNotFound when none): the
+	// cheapest check of who saved when (one request on TileDB Cloud).
+	Latest(ctx context.Context, ns, id string, at time.Time) (time.Time, error)
 	// Versions lists a notebook's versions, oldest first.
 	Versions(ctx context.Context, ns, id string) ([]Version, error)
 	// Shares lists who a notebook is shared with, sorted by namespace.

@@ -60,6 +60,9 @@ type envOptions struct {
 	latency   time.Duration
 	token     string // remote only: use this token instead of a fresh one
 	prefetch  int64  // fs.Options.PrefetchBytes (0: off, the tests' default)
+	overwrite bool   // --on-conflict=overwrite
+	// callTimeout is fs.Options.CallTimeout (0: its default).
+	callTimeout time.Duration
 }
 
 // needFuse skips when the machine cannot mount.
@@ -137,10 +140,16 @@ func (e *env) mountFS() {
 		Log:           log,
 		StateDir:      e.stateDir,
 		MetadataTTL:   e.opts.ttl,
+		CallTimeout:   e.opts.callTimeout,
 		ReadOnly:      e.opts.readOnly,
 		PrefetchBytes: e.opts.prefetch,
-		UID:           uint32(os.Getuid()),
-		GID:           uint32(os.Getgid()),
+		// Retries come quickly, so a test that ends an outage does not
+		// wait out a long backoff.
+		RetryBackoff:        10 * time.Millisecond,
+		MaxRetryBackoff:     200 * time.Millisecond,
+		OnConflictOverwrite: e.opts.overwrite,
+		UID:                 uint32(os.Getuid()),
+		GID:                 uint32(os.Getgid()),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -5,6 +5,7 @@
 package writeback
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -529,42 +530,6 @@ func (u *Uploader) upload(e journal.Entry, replayed bool) (Result, error) {
 		return Result{Entry: e, Outcome: Saved, Notebook: nb}, nil
 	}
 
-	if !u.o.Overwrite {
-		// One cheap call: has anyone saved since the content's base?
-		ctx, cancel := u.callCtx()
-		latest, err := u.o.Client.Latest(ctx, e.Namespace, e.ID)
-		cancel()
-		if errors.Is(err, remote.ErrNotFound) {
-			return u.recreate(e, body())
-		}
-		if err != nil {
-			return Result{}, err
-		}
-		u.mu.Lock()
-		ours := latest.Equal(u.written[e.ID])
-		u.mu.Unlock()
-		if latest.After(e.Base) && !ours {
-			// Not known to be ours: compare contents (after a restart the
-			// latest may be this very save or an earlier one of ours).
-			sum, err := u.remoteSum(e.Namespace, e.ID)
-			if err != nil {
-				return Result{}, err
-			}
-			if sum == e.Sum || !slices.Contains(e.Prevs, sum) {
-				ctx, cancel := u.callCtx()
-				nb, err := u.o.Client.Stat(ctx, e.Namespace, e.ID)
-				cancel()
-				if err != nil {
-					return Result{}, err
-				}
-				if sum == e.Sum {
-					// Uploaded before a crash, not recorded: nothing to do.
-					return Result{Entry: e, Outcome: Saved, Notebook: nb}, nil
-				}
-				return u.conflict(e, nb, body())
-			}
-		}
-	}
 	ctx, cancel := u.callCtx()
 	nb, err := u.o.Client.Write(ctx, e.Namespace, e.ID, body(), e.Size)
 	cancel()
@@ -574,8 +539,73 @@ func (u *Uploader) upload(e journal.Entry, replayed bool) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	log.WithField("version", nb.Version.UTC().Format(time.RFC3339Nano)).Debug("uploaded")
-	return Result{Entry: e, Outcome: Saved, Notebook: nb}, nil
+	log.WithField("version", nb.Version.UTC().Format(time.RFC3339Nano)).WithField("base", e.Base.UTC().Format(time.RFC3339Nano)).Debug("uploaded")
+	if u.o.Overwrite {
+		return Result{Entry: e, Outcome: Saved, Notebook: nb}, nil
+	}
+	return u.verify(e, nb, body)
+}
+
+// verify checks, after the write, that the version before ours is the one
+// our content was based on (or one of our own). TileDB has no conditional
+// write, so checking after the write is what also catches a save that
+// landed between a check and our write: one request (the version before
+// ours) on the normal path. Someone else's version there means we
+// overwrote a save we never saw: ours becomes the conflict copy and theirs
+// is written back as the latest, so the later writer always yields.
+func (u *Uploader) verify(e journal.Entry, nb remote.Notebook, body func() io.Reader) (Result, error) {
+	saved := Result{Entry: e, Outcome: Saved, Notebook: nb}
+	log := u.o.Log.WithField("path", entryPath(e))
+	var prev time.Time
+	var err error
+	for attempt := 0; attempt < 3; attempt++ {
+		ctx, cancel := u.callCtx()
+		prev, err = u.o.Client.Latest(ctx, e.Namespace, e.ID, nb.Version.Add(-time.Millisecond))
+		cancel()
+		if err == nil || errors.Is(err, remote.ErrNotFound) || u.ctx.Err() != nil {
+			break
+		}
+		time.Sleep(u.o.Backoff << attempt)
+	}
+	u.mu.Lock()
+	ours := !prev.IsZero() && prev.Equal(u.written[e.ID])
+	u.mu.Unlock()
+	switch {
+	case errors.Is(err, remote.ErrNotFound):
+		return saved, nil // ours is the first version (recreated meanwhile)
+	case err != nil:
+		log.WithError(err).Warn("saved, but could not check for a concurrent save by someone else")
+		return saved, nil
+	case ours || !prev.After(e.Base):
+		return saved, nil
+	}
+	theirs, sum, err := u.remoteContent(e.Namespace, e.ID, prev)
+	if err != nil {
+		log.WithError(err).Warn("saved, but could not read the version before it to check for a conflict")
+		return saved, nil
+	}
+	if sum == e.Sum || slices.Contains(e.Prevs, sum) {
+		// An earlier save of ours (recorded before a restart), or the very
+		// content ours was based on written again.
+		return saved, nil
+	}
+	copyNB, err := u.conflictCopy(e, body())
+	if err != nil {
+		// Ours is the latest and theirs is in the history: nothing is lost.
+		log.WithError(err).Error("conflict: someone else saved first, and the conflict copy could not be made; your save is the latest version and theirs is in the history")
+		return saved, nil
+	}
+	ctx, cancel := u.callCtx()
+	restored, err := u.o.Client.Write(ctx, e.Namespace, e.ID, bytes.NewReader(theirs), int64(len(theirs)))
+	cancel()
+	if err != nil {
+		log.WithError(err).Error("conflict: could not write the other save back as the latest; it is in the history")
+		restored = nb
+	}
+	log.WithField("copy", copyNB.Namespace+"/"+copyNB.Name+".ipynb").
+		WithField("their_version", prev.UTC().Format(time.RFC3339Nano)).
+		Warn("conflict: someone else saved this notebook first; your save is kept as a conflict copy and the notebook keeps their version")
+	return Result{Entry: e, Outcome: Conflict, Notebook: restored, Copy: copyNB}, nil
 }
 
 // deleteCreated deletes a notebook created for a file that was deleted
@@ -610,9 +640,9 @@ func (u *Uploader) recreate(e journal.Entry, r io.Reader) (Result, error) {
 	return Result{Entry: e, Outcome: Saved, Notebook: nb}, nil
 }
 
-// conflict stores the content as a new notebook next to the original,
-// which keeps what the other writer saved.
-func (u *Uploader) conflict(e journal.Entry, latest remote.Notebook, r io.Reader) (Result, error) {
+// conflictCopy stores the content as a new notebook next to the original
+// (in my own namespace when I may not create in the original's).
+func (u *Uploader) conflictCopy(e journal.Entry, r io.Reader) (remote.Notebook, error) {
 	user := "unknown"
 	if u.o.User != nil {
 		ctx, cancel := u.callCtx()
@@ -624,20 +654,12 @@ func (u *Uploader) conflict(e journal.Entry, latest remote.Notebook, r io.Reader
 	name := ConflictName(e.Name, user, e.Time)
 	nb, err := u.create(e, e.Namespace, name, r)
 	if errors.Is(err, remote.ErrPermission) && user != "unknown" && user != e.Namespace {
-		// Not allowed to create in the owner's namespace: keep the copy
-		// in my own.
 		if s, ok := r.(io.Seeker); ok {
 			s.Seek(0, io.SeekStart)
 		}
 		nb, err = u.create(e, user, name, r)
 	}
-	if err != nil {
-		return Result{}, err
-	}
-	u.o.Log.WithField("path", entryPath(e)).WithField("copy", nb.Namespace+"/"+nb.Name+".ipynb").
-		WithField("their_version", latest.Version.UTC().Format(time.RFC3339Nano)).
-		Warn("conflict: someone else saved this notebook first; your save is kept as a conflict copy and the notebook keeps their version")
-	return Result{Entry: e, Outcome: Conflict, Notebook: latest, Copy: nb}, nil
+	return nb, err
 }
 
 // ConflictName is the name of a conflict copy (without .ipynb), cut to fit.
@@ -649,20 +671,20 @@ func ConflictName(name, user string, at time.Time) string {
 	return name + suffix
 }
 
-// remoteSum is the checksum of a notebook's latest content.
-func (u *Uploader) remoteSum(ns, id string) (string, error) {
+// remoteContent reads a notebook's content at a version, and its checksum.
+func (u *Uploader) remoteContent(ns, id string, at time.Time) ([]byte, string, error) {
 	ctx, cancel := u.callCtx()
 	defer cancel()
-	c, err := u.o.Client.Read(ctx, ns, id, time.Time{})
+	c, err := u.o.Client.Read(ctx, ns, id, at)
 	if err != nil {
-		return "", err
+		return nil, "", err
 	}
 	defer c.Close()
-	h := journal.NewHash()
-	if _, err := io.Copy(h, c); err != nil {
-		return "", fmt.Errorf("reading %s/%s: %w", ns, id, err)
+	data, err := io.ReadAll(c)
+	if err != nil {
+		return nil, "", fmt.Errorf("reading %s/%s: %w", ns, id, err)
 	}
-	return fmt.Sprintf("%x", h.Sum(nil)), nil
+	return data, journal.Sum(data), nil
 }
 
 // findByContent looks for a notebook named name whose latest content is
@@ -678,7 +700,7 @@ func (u *Uploader) findByContent(e journal.Entry, name string) (remote.Notebook,
 		if nb.Name != name || nb.Size != e.Size || nb.Created.Before(e.Time.Add(-time.Minute)) {
 			continue
 		}
-		sum, err := u.remoteSum(e.Namespace, nb.ID)
+		_, sum, err := u.remoteContent(e.Namespace, nb.ID, time.Time{})
 		if err != nil {
 			return remote.Notebook{}, false, err
 		}

@@ -8,7 +8,8 @@ import (
 
 // completionFlags lists each command's flags for shell completion.
 var completionFlags = map[string]string{
-	"mount":       "--metrics-addr --prefetch-bytes --remote --store --cache-dir --cache-size --metadata-ttl --call-timeout --read-only --allow-other --daemon -o --log-level --log-format --fuse-debug",
+	"mount":       "--metrics-addr --prefetch-bytes --remote --store --cache-dir --cache-size --metadata-ttl --call-timeout --read-only --allow-other --daemon --on-conflict --flush-timeout -o --log-level --log-format --fuse-debug",
+	"status":      "--json",
 	"unmount":     "",
 	"upload":      "--storage-path --storage-credential --overwrite",
 	"download":    "--at",
@@ -109,5 +110,5 @@ Example:
 // commandNames is every command, in the order of the usage text.
 func commandNames() []string {
 	return []string{"mount", "unmount", "upload", "download", "ls", "versions", "rename", "rm", "share", "unshare",
-		"shared-with", "login", "logout", "whoami", "doctor", "completion", "serve", "user"}
+		"shared-with", "login", "logout", "whoami", "doctor", "status", "completion", "serve", "user"}
 }

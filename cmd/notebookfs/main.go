@@ -27,6 +27,7 @@ Usage:
   notebookfs logout                     remove ~/.tiledb/cloud.json
   notebookfs whoami                     who the backend says I am
   notebookfs doctor                     check fuse, credentials, clock and cache dir
+  notebookfs status MOUNTPOINT          pending uploads, conflicts, errors and cache figures of a mount
   notebookfs completion bash            print a bash completion script
   notebookfs serve --data DIR [flags]   serve the TileDB Cloud API over a local store (for tests)
   notebookfs user add|token --data DIR NAME   add a user of that store, or issue a token
@@ -59,6 +60,7 @@ var commands = map[string]func([]string) error{
 	"logout":      runLogout,
 	"whoami":      runWhoami,
 	"doctor":      runDoctor,
+	"status":      runStatus,
 	"completion":  runCompletion,
 }
 

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sirupsen/logrus"
+
 	"notebookfs/cache"
 	"notebookfs/config"
 	"notebookfs/fs"
@@ -80,6 +82,8 @@ Flags:
 	logFormat := set.String("log-format", "text", "log format: text or json")
 	allowOther := set.Bool("allow-other", false, "let other users access the mount (needs user_allow_other in /etc/fuse.conf unless root)")
 	daemon := set.Bool("daemon", false, "run in the background, logging to a file in the cache directory; return once mounted")
+	onConflict := set.String("on-conflict", "copy", "when someone else saved a notebook since your copy was read: copy (keep yours as name.conflict-USER-TIME.ipynb) or overwrite")
+	flushTimeout := set.Duration("flush-timeout", 30*time.Second, "on unmount or SIGTERM, how long pending uploads may take before they are left in the journal for the next mount")
 	var mountOpts optsFlag
 	set.Var(&mountOpts, "o", "mount options `OPT[,OPT...]` (see above; repeatable)")
 	pos, err := parseInterspersed(set, args)
@@ -123,6 +127,9 @@ Flags:
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
+	if *onConflict != "copy" && *onConflict != "overwrite" {
+		return usageError{fmt.Sprintf("--on-conflict %q: want copy or overwrite", *onConflict)}
+	}
 
 	log, err := newLogger(cfg.LogLevel, *logFormat, os.Stderr)
 	if err != nil {
@@ -153,6 +160,8 @@ Flags:
 		MetadataTTL: cfg.MetadataTTL,
 		CallTimeout: cfg.CallTimeout,
 		ReadOnly:    cfg.ReadOnly,
+		// The journal lives with the other local state, on local disk.
+		OnConflictOverwrite: *onConflict == "overwrite",
 		// Prefetch fills the content cache: never more than half of it.
 		PrefetchBytes: min(cfg.Prefetch, cfg.CacheSize/2),
 		UID:           uint32(os.Getuid()),
@@ -179,6 +188,8 @@ Flags:
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	go func() {
 		for sig := range sigs {
+			// Pending uploads first, while the files can still be read.
+			flushPending(root, *flushTimeout, log.WithField("signal", sig.String()))
 			log.WithField("signal", sig.String()).Info("unmounting")
 			if err := server.Unmount(); err != nil {
 				log.WithError(err).Error("unmount failed (files still open?); close them and signal again")
@@ -186,10 +197,30 @@ Flags:
 		}
 	}()
 	server.Wait()
+	// Unmounted by fusermount -u or umount: the uploads still get their
+	// bounded wait.
+	flushPending(root, *flushTimeout, log)
 	root.Close()
 	signal.Stop(sigs)
 	log.Info("unmounted")
 	return nil
+}
+
+// flushPending waits up to timeout for the journal's uploads; what is left
+// stays in the journal and is uploaded at the next mount.
+func flushPending(root *fs.Root, timeout time.Duration, log *logrus.Entry) {
+	st := root.Status().Uploads
+	if st.Pending == 0 {
+		return
+	}
+	log.WithField("pending", st.Pending).WithField("bytes", st.PendingBytes).WithField("timeout", timeout).Info("uploading pending saves before stopping")
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if err := root.Drain(ctx); err != nil {
+		st = root.Status().Uploads
+		log.WithField("pending", st.Pending).WithField("bytes", st.PendingBytes).
+			Warn("pending saves did not upload in time; they stay in the journal and are uploaded at the next mount")
+	}
 }
 
 func runUnmount(args []string) error {

@@ -258,8 +258,9 @@ func (c *Client) Stat(ctx context.Context, ns, id string) (remote.Notebook, erro
 	return c.stat(ctx, ns, id)
 }
 
-// Latest is one GET of fragment_end_timestamp: the newest version's time.
-func (c *Client) Latest(ctx context.Context, ns, id string) (time.Time, error) {
+// Latest is one GET of fragment_end_timestamp: the newest version's time
+// (at or before at when at is not zero).
+func (c *Client) Latest(ctx context.Context, ns, id string, at time.Time) (time.Time, error) {
 	if err := ctx.Err(); err != nil {
 		return time.Time{}, fmt.Errorf("latest %s/%s: %w", ns, id, err)
 	}
@@ -268,7 +269,11 @@ func (c *Client) Latest(ctx context.Context, ns, id string) (time.Time, error) {
 	}
 	ctx, cancel := c.callCtx(ctx)
 	defer cancel()
-	ms, err := c.fragmentEnd(ctx, ns, id, 0, false)
+	var atMS uint64
+	if !at.IsZero() {
+		atMS = uint64(max(at.UnixMilli(), 0))
+	}
+	ms, err := c.fragmentEnd(ctx, ns, id, atMS, !at.IsZero())
 	if err != nil {
 		return time.Time{}, err
 	}

@@ -128,9 +128,9 @@ func (w *Client) Delete(ctx context.Context, ns, id string) (err error) {
 	return w.next.Delete(ctx, ns, id)
 }
 
-func (w *Client) Latest(ctx context.Context, ns, id string) (t time.Time, err error) {
+func (w *Client) Latest(ctx context.Context, ns, id string, at time.Time) (t time.Time, err error) {
 	defer w.track("Latest")(&err)
-	return w.next.Latest(ctx, ns, id)
+	return w.next.Latest(ctx, ns, id, at)
 }
 
 func (w *Client) Versions(ctx context.Context, ns, id string) (vs []remote.Version, err error) {

@@ -120,13 +120,15 @@ func need(ok bool, what, ns, id string) error {
 	return nil
 }
 
-// Latest returns the time of a notebook's latest version.
-func (c *client) Latest(ctx context.Context, ns, id string) (time.Time, error) {
-	nb, err := c.Stat(ctx, ns, id)
+// Latest returns the time of a notebook's latest version (at or before at
+// when at is not zero).
+func (c *client) Latest(ctx context.Context, ns, id string, at time.Time) (time.Time, error) {
+	content, err := c.Read(ctx, ns, id, at)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("latest %s/%s: %w", ns, id, err)
 	}
-	return nb.Version, nil
+	content.Close() // nothing was read: the chunks stream lazily
+	return content.Version, nil
 }
 
 // Stat returns one notebook with its latest version.

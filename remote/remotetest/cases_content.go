@@ -117,12 +117,20 @@ func testWriteVersions(t *testing.T, c Cast) {
 	sameNotebook(t, "Stat after Write", st, nb2)
 	// Latest is the cheap form of the same answer (the write-back's
 	// conflict check).
-	latest, err := c.Alice.Latest(ctx, alice, nb1.ID)
+	latest, err := c.Alice.Latest(ctx, alice, nb1.ID, time.Time{})
 	wantOK(t, "Latest after Write", err)
 	if !latest.Equal(nb2.Version) {
 		t.Fatalf("Latest after Write: %v, want %v", latest, nb2.Version)
 	}
-	if _, err := c.Bob.Latest(ctx, alice, nb1.ID); !errors.Is(err, remote.ErrNotFound) {
+	before, err := c.Alice.Latest(ctx, alice, nb1.ID, nb2.Version.Add(-time.Millisecond))
+	wantOK(t, "Latest before the second version", err)
+	if !before.Equal(nb1.Version) {
+		t.Fatalf("Latest before the second version: %v, want %v", before, nb1.Version)
+	}
+	if _, err := c.Alice.Latest(ctx, alice, nb1.ID, nb1.Version.Add(-time.Millisecond)); !errors.Is(err, remote.ErrNotFound) {
+		t.Fatalf("Latest before the first version: %v, want ErrNotFound", err)
+	}
+	if _, err := c.Bob.Latest(ctx, alice, nb1.ID, time.Time{}); !errors.Is(err, remote.ErrNotFound) {
 		t.Fatalf("Latest of a notebook not shared with the caller: %v, want ErrNotFound", err)
 	}
 

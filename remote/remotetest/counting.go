@@ -114,9 +114,9 @@ func (k *Counting) Delete(ctx context.Context, ns, id string) error {
 	return k.c.Delete(ctx, ns, id)
 }
 
-func (k *Counting) Latest(ctx context.Context, ns, id string) (time.Time, error) {
+func (k *Counting) Latest(ctx context.Context, ns, id string, at time.Time) (time.Time, error) {
 	k.inc("Latest")
-	return k.c.Latest(ctx, ns, id)
+	return k.c.Latest(ctx, ns, id, at)
 }
 
 func (k *Counting) Versions(ctx context.Context, ns, id string) ([]remote.Version, error) {

@@ -164,11 +164,11 @@ func (f *Faulty) Delete(ctx context.Context, ns, id string) error {
 	return f.c.Delete(ctx, ns, id)
 }
 
-func (f *Faulty) Latest(ctx context.Context, ns, id string) (time.Time, error) {
+func (f *Faulty) Latest(ctx context.Context, ns, id string, at time.Time) (time.Time, error) {
 	if err := f.fault(ctx, "Latest"); err != nil {
 		return time.Time{}, err
 	}
-	return f.c.Latest(ctx, ns, id)
+	return f.c.Latest(ctx, ns, id, at)
 }
 
 func (f *Faulty) Versions(ctx context.Context, ns, id string) ([]remote.Version, error) {

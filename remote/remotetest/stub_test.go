@@ -37,7 +37,7 @@ func (s *stub) Stat(_ context.Context, ns, id string) (remote.Notebook, error) {
 	return remote.Notebook{ID: id, Namespace: ns}, nil
 }
 
-func (s *stub) Latest(context.Context, string, string) (time.Time, error) {
+func (s *stub) Latest(context.Context, string, string, time.Time) (time.Time, error) {
 	s.hit()
 	return time.Time{}, nil
 }
@@ -89,7 +89,7 @@ func callAll(ctx context.Context, c remote.Client) map[string]error {
 	_, errs["Write"] = c.Write(ctx, "ns", "id", nil, 0)
 	_, errs["Rename"] = c.Rename(ctx, "ns", "id", "m")
 	errs["Delete"] = c.Delete(ctx, "ns", "id")
-	_, errs["Latest"] = c.Latest(ctx, "ns", "id")
+	_, errs["Latest"] = c.Latest(ctx, "ns", "id", time.Time{})
 	_, errs["Versions"] = c.Versions(ctx, "ns", "id")
 	_, errs["Shares"] = c.Shares(ctx, "ns", "id")
 	errs["Share"] = c.Share(ctx, "ns", "id", "w", nil)
