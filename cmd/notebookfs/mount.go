@@ -170,6 +170,11 @@ Flags:
 	if err != nil {
 		return err
 	}
+	// Signals are caught from before the mount appears: a SIGTERM right
+	// after it must unmount cleanly, not kill the daemon.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
 	server, logw, err := fs.Mount(cfg.Mountpoint, root, fs.MountOptions{FsName: "notebookfs:" + be.name, Debug: cfg.FuseDebug, AllowOther: *allowOther})
 	if err != nil {
 		return err
@@ -184,8 +189,6 @@ Flags:
 	}
 	log.Infof("serving %s; Ctrl-C or 'notebookfs unmount %s' to stop", cfg.Mountpoint, cfg.Mountpoint)
 
-	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	go func() {
 		for sig := range sigs {
 			// Pending uploads first, while the files can still be read.
