@@ -8,9 +8,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -241,6 +244,9 @@ func TestSoakFaults(t *testing.T) {
 			ids[name] = e.put(name, nb(name+" v0")).ID
 		}
 	}
+	// Faults of the Go client too (the server's are mostly absorbed by the
+	// cloud client's own retries): the write-back must retry them.
+	e.faults.SetFailRate(0.1, errors.New("connection reset by peer"), 3)
 	var (
 		mu      sync.Mutex
 		last    = map[string][]byte{}
@@ -255,6 +261,9 @@ func TestSoakFaults(t *testing.T) {
 			for s := 0; s < saves/writers; s++ {
 				name := fmt.Sprintf("w%d-%d", w, rng.IntN(perWriter))
 				data := bytes.Repeat(nb(fmt.Sprintf("%s save %d", name, s)), 1+rng.IntN(40))
+				// A little think time, so uploads interleave with saves
+				// instead of all coalescing.
+				time.Sleep(time.Duration(rng.IntN(8)) * time.Millisecond)
 				start := time.Now()
 				err := os.WriteFile(e.ns(name+".ipynb"), data, 0o644)
 				var got []byte
@@ -279,6 +288,7 @@ func TestSoakFaults(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	e.faults.SetFailRate(0, nil, 3)
 	e.settle()
 	st := e.status().Uploads
 	lost := 0
@@ -294,8 +304,27 @@ func TestSoakFaults(t *testing.T) {
 	if slowest > time.Minute {
 		t.Errorf("slowest save+read took %v, more than the call deadline", slowest)
 	}
-	t.Logf("soak: %d saves, %d uploaded, %d coalesced, %d retries, %d conflicts, %d lost; slowest syscall pair %v",
-		saves, st.Uploaded, st.Coalesced, st.Retries, st.ConflictCount, lost, slowest.Round(time.Millisecond))
+	t.Logf("soak: %d saves, %d uploaded, %d coalesced, %d faults injected by the server and %d upload retries, %d conflicts, %d lost; slowest syscall pair %v",
+		saves, st.Uploaded, st.Coalesced, serverFaults(t, e.url), st.Retries, st.ConflictCount, lost, slowest.Round(time.Millisecond))
+}
+
+// serverFaults sums the faults the server injected, from its /metrics.
+func serverFaults(t *testing.T, url string) int64 {
+	t.Helper()
+	resp, err := http.Get(url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	var total int64
+	for _, line := range strings.Split(string(body), "\n") {
+		if strings.HasPrefix(line, "notebookfs_server_faults_injected_total{") {
+			n, _ := strconv.ParseInt(line[strings.LastIndexByte(line, ' ')+1:], 10, 64)
+			total += n
+		}
+	}
+	return total
 }
 
 // A journal entry damaged on disk is reported and never uploaded; the
