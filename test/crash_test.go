@@ -5,6 +5,7 @@ package test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -272,6 +273,33 @@ func TestDaemonSigtermFlushesPending(t *testing.T) {
 	readDir(t, filepath.Join(mnt, "owned", user))
 	isDown.Store(true)
 	mustWrite(t, filepath.Join(mnt, "owned", user, "s0.ipynb"), nb("offline"))
+	// notebookfs status tells what is pending and why.
+	waitFor(t, "a failed upload in the status", func() bool {
+		out, _ := exec.Command(bin, "status", "--json", mnt).Output()
+		return strings.Contains(string(out), `"last_errors"`)
+	})
+	out, err := exec.Command(bin, "status", "--json", mnt).Output()
+	if err != nil {
+		t.Fatalf("status --json: %v", err)
+	}
+	var st struct {
+		Uploads struct {
+			Pending      int `json:"pending"`
+			PendingFiles []struct {
+				Path string `json:"path"`
+			} `json:"pending_files"`
+		} `json:"uploads"`
+	}
+	if err := json.Unmarshal(out, &st); err != nil || st.Uploads.Pending != 1 || st.Uploads.PendingFiles[0].Path != "owned/"+user+"/s0.ipynb" {
+		t.Errorf("status --json while down: %v %s", err, out)
+	}
+	text, err := exec.Command(bin, "status", mnt).CombinedOutput()
+	if err != nil || !strings.Contains(string(text), "uploads: 1 pending") || !strings.Contains(string(text), "pending  owned/"+user+"/s0.ipynb") {
+		t.Errorf("status while down: %v\n%s", err, text)
+	}
+	if out, err := exec.Command(bin, "status", home).CombinedOutput(); err == nil || !strings.Contains(string(out), "not a notebookfs mount") {
+		t.Errorf("status of a plain folder: %v %s", err, out)
+	}
 	start := time.Now()
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
