@@ -320,14 +320,7 @@ func (n *fileNode) stageLocked(ctx context.Context, keep bool) error {
 		}
 	}
 	if keep && (n.nb.ID != "" || n.pend != nil) {
-		data, err := n.loadLocked(ctx)
-		if err == nil && n.pend == nil && n.baseSum == "" {
-			n.baseSum = journal.Sum(data)
-		}
-		if err == nil {
-			_, err = f.Write(data)
-		}
-		if err != nil {
+		if err := n.copyContentLocked(ctx, f); err != nil {
 			f.Close()
 			os.Remove(f.Name())
 			return err
@@ -425,7 +418,7 @@ type handle struct {
 
 	mu       sync.Mutex
 	released bool   // GUARDED_BY(mu)
-	data     []byte // GUARDED_BY(mu): the version read, shared with the cache
+	src      source // GUARDED_BY(mu): the version read
 }
 
 var _ = (gofs.FileReader)((*handle)(nil))
@@ -434,12 +427,14 @@ var _ = (gofs.FileFlusher)((*handle)(nil))
 var _ = (gofs.FileFsyncer)((*handle)(nil))
 var _ = (gofs.FileReleaser)((*handle)(nil))
 
-// Read serves from the staged copy or the cached version.
+// Read serves from the staged copy, else from the version this handle
+// first read: a pending save in the journal, the disk cache (large
+// notebooks, streamed as they download) or the content cache.
 func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
 	n := h.node
 	n.mu.Lock()
-	defer n.mu.Unlock()
 	if n.staged != nil {
+		defer n.mu.Unlock()
 		k, err := n.staged.ReadAt(dest, off)
 		if err != nil && err != io.EOF {
 			return nil, toErrno(n.dir.root.log, "read", n.dir.path(n.name), err)
@@ -447,28 +442,28 @@ func (h *handle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadRes
 		return fuse.ReadResultData(dest[:k]), 0
 	}
 	h.mu.Lock()
-	defer h.mu.Unlock()
 	// A handle keeps the version it first read, even when a listing
 	// refresh brings a newer one: a read never mixes two versions
 	// (close-to-open consistency, as NFS).
-	if h.data == nil {
-		if n.nb.ID == "" && n.pend == nil {
-			return fuse.ReadResultData(nil), 0
-		}
-		data, err := n.loadLocked(ctx)
+	if h.src == nil {
+		src, err := n.sourceLocked(ctx)
 		if err != nil {
+			h.mu.Unlock()
+			n.mu.Unlock()
 			return nil, toErrno(n.dir.root.log, "read", n.dir.path(n.name), err)
 		}
-		h.data = data
+		h.src = src
 	}
-	if off >= int64(len(h.data)) {
-		return fuse.ReadResultData(nil), 0
+	src := h.src
+	h.mu.Unlock()
+	path := n.dir.path(n.name)
+	n.mu.Unlock()
+	// Without the node's lock: a streamed read may wait for its bytes.
+	k, err := src.readAt(ctx, dest, off)
+	if err != nil && err != io.EOF {
+		return nil, toErrno(n.dir.root.log, "read", path, err)
 	}
-	end := off + int64(len(dest))
-	if end > int64(len(h.data)) {
-		end = int64(len(h.data))
-	}
-	return fuse.ReadResultData(h.data[off:end]), 0
+	return fuse.ReadResultData(dest[:k]), 0
 }
 
 // Write copies data into the staged copy (go-fuse reuses the buffer).
@@ -525,7 +520,11 @@ func (h *handle) Release(ctx context.Context) syscall.Errno {
 		h.mu.Unlock()
 		return syscall.EBADF
 	}
-	h.released, h.data = true, nil
+	h.released = true
+	if h.src != nil {
+		h.src.close()
+		h.src = nil
+	}
 	h.mu.Unlock()
 	if !h.write {
 		return 0
@@ -543,4 +542,133 @@ func (h *handle) Release(ctx context.Context) syscall.Errno {
 		n.dropStagedLocked()
 	}
 	return 0
+}
+
+// source is what a read handle reads: one version of a notebook.
+type source interface {
+	readAt(ctx context.Context, p []byte, off int64) (int, error)
+	close()
+}
+
+// bytesSource is a version held in memory (shared with the content cache).
+type bytesSource []byte
+
+func (b bytesSource) readAt(_ context.Context, p []byte, off int64) (int, error) {
+	if off >= int64(len(b)) {
+		return 0, io.EOF
+	}
+	return copy(p, b[off:]), nil
+}
+
+func (bytesSource) close() {}
+
+// fileSource is a file on local disk: a pending save in the journal.
+type fileSource struct{ f *os.File }
+
+func (s fileSource) readAt(_ context.Context, p []byte, off int64) (int, error) {
+	k, err := s.f.ReadAt(p, off)
+	if err == io.EOF {
+		err = nil
+		if k == 0 {
+			err = io.EOF
+		}
+	}
+	return k, err
+}
+
+func (s fileSource) close() { s.f.Close() }
+
+// diskSource is a large notebook in the disk cache, maybe still arriving.
+type diskSource struct{ f *cache.DiskFile }
+
+func (s diskSource) readAt(ctx context.Context, p []byte, off int64) (int, error) {
+	return s.f.ReadAt(ctx, p, off)
+}
+
+func (s diskSource) close() { s.f.Close() }
+
+// sourceLocked opens the node's current content for reading: its pending
+// save, else its version from the disk cache (large notebooks) or the
+// content cache.
+func (n *fileNode) sourceLocked(ctx context.Context) (source, error) {
+	r := n.dir.root
+	switch {
+	case n.pend != nil:
+		f, err := r.journal.Content(*n.pend)
+		if err != nil {
+			return nil, err
+		}
+		return fileSource{f}, nil
+	case n.nb.ID == "":
+		return bytesSource(nil), nil
+	case r.disk != nil && n.nb.Size > r.diskThreshold():
+		ns, id, size := n.dir.ns, n.nb.ID, n.nb.Size
+		f, err := r.disk.Open(r.bg.ctx, cacheKey(n.nb), size, func(ctx context.Context) (io.ReadCloser, int64, error) {
+			return r.download(ctx, ns, id, size)
+		})
+		if err != nil {
+			return nil, err
+		}
+		return diskSource{f}, nil
+	}
+	data, err := n.loadLocked(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return bytesSource(data), nil
+}
+
+// download opens the latest content for the disk cache, under a deadline
+// that grows with its expected size (the call deadline plus 1 s per MiB).
+func (r *Root) download(ctx context.Context, ns, id string, size int64) (io.ReadCloser, int64, error) {
+	cctx, cancel := context.WithTimeout(ctx, r.opts.CallTimeout+time.Duration(size>>20)*time.Second)
+	c, err := r.client.Read(cctx, ns, id, time.Time{})
+	if err != nil {
+		cancel()
+		return nil, 0, err
+	}
+	return cancelCloser{c, cancel}, c.Size, nil
+}
+
+type cancelCloser struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (c cancelCloser) Close() error {
+	err := c.ReadCloser.Close()
+	c.cancel()
+	return err
+}
+
+// copyContentLocked writes the node's current content into w (a new
+// staged copy), streaming large notebooks instead of holding them.
+func (n *fileNode) copyContentLocked(ctx context.Context, w io.Writer) error {
+	src, err := n.sourceLocked(ctx)
+	if err != nil {
+		return err
+	}
+	defer src.close()
+	h := journal.NewHash()
+	buf := make([]byte, 1<<20)
+	for off := int64(0); ; {
+		k, err := src.readAt(ctx, buf, off)
+		if k > 0 {
+			if _, werr := w.Write(buf[:k]); werr != nil {
+				return fmt.Errorf("staging a local copy: %w", werr)
+			}
+			h.Write(buf[:k])
+			off += int64(k)
+		}
+		if err == io.EOF || (err == nil && k == 0) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if n.pend == nil && n.baseSum == "" {
+		n.baseSum = fmt.Sprintf("%x", h.Sum(nil))
+	}
+	return nil
 }

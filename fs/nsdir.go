@@ -615,6 +615,9 @@ func (d *nsDir) deleteRemote(ctx context.Context, file string, nb remote.Noteboo
 	if d.root.content != nil {
 		d.root.content.RemoveID(nb.ID)
 	}
+	if d.root.disk != nil {
+		d.root.disk.RemoveID(nb.ID)
+	}
 	if ch := d.GetChild(file); ch != nil {
 		if n, ok := ch.Operations().(*fileNode); ok && n.boundTo(nb.ID) {
 			n.markGone()

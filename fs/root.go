@@ -57,6 +57,11 @@ type Options struct {
 	// RetryBackoff is the first delay before an upload is retried, and
 	// MaxRetryBackoff the longest (defaults 250 ms and 30 s).
 	RetryBackoff, MaxRetryBackoff time.Duration
+	// DiskCache holds notebooks larger than DiskThreshold (default 8 MiB)
+	// on local disk instead of in Content; reads stream as bytes arrive.
+	// Nil: every notebook goes through Content.
+	DiskCache     *cache.Disk
+	DiskThreshold int64
 	// PrefetchBytes is the budget of small notebooks fetched in the
 	// background after each fresh listing; 0 turns prefetch off.
 	PrefetchBytes int64
@@ -75,6 +80,7 @@ type Root struct {
 	opts         Options
 	client       remote.Client
 	content      *cache.Content
+	disk         *cache.Disk
 	log          *logrus.Entry
 	lists        *cache.Meta[string, []remote.Notebook]
 	nsLists      *cache.Meta[remote.Category, []string]
@@ -153,6 +159,7 @@ func NewRoot(opts Options) (*Root, error) {
 		opts:         opts,
 		client:       opts.Client,
 		content:      opts.Content,
+		disk:         opts.DiskCache,
 		log:          opts.Log.WithField("component", "fs"),
 		lists:        cache.NewMeta[string, []remote.Notebook](opts.MetadataTTL, opts.NegativeTTL, 4096, nil),
 		nsLists:      cache.NewMeta[remote.Category, []string](opts.MetadataTTL, opts.NegativeTTL, 16, nil),
@@ -181,6 +188,22 @@ func NewRoot(opts Options) (*Root, error) {
 	// tree path "owned/alice/.x.swp" maps to scratch/owned/alice/.x.swp.
 	r.scratch = &gofs.LoopbackRoot{Path: scratch, Dev: uint64(st.Dev), RootNode: r}
 	return r, nil
+}
+
+// defaultDiskThreshold: notebooks above it are read through the disk cache.
+const defaultDiskThreshold = 8 << 20
+
+// diskThreshold is the size above which a notebook goes to the disk cache;
+// never more than a quarter of the memory cache, which must hold several.
+func (r *Root) diskThreshold() int64 {
+	t := r.opts.DiskThreshold
+	if t <= 0 {
+		t = defaultDiskThreshold
+	}
+	if r.content != nil {
+		t = min(t, r.content.Stats().MaxBytes/4)
+	}
+	return t
 }
 
 // OnAdd builds the fixed top of the tree.

@@ -189,8 +189,11 @@ func (r *Root) uploaded(res writeback.Result) {
 		} else {
 			r.lists.Invalidate(e.Category + "/" + e.Namespace)
 		}
-		if r.content != nil && e.Size <= r.content.Stats().MaxBytes/4 {
-			// Reading our own save back costs no download.
+		// Reading our own save back costs no download.
+		switch {
+		case r.disk != nil && e.Size > r.diskThreshold():
+			r.disk.AddFile(cacheKey(res.Notebook), r.journal.DataPath(e), e.Size)
+		case r.content != nil && e.Size <= r.content.Stats().MaxBytes/4:
 			if data, err := r.journal.ReadAll(e); err == nil {
 				r.content.Add(cacheKey(res.Notebook), data)
 			}
@@ -311,6 +314,7 @@ type Status struct {
 	Uploads        writeback.Stats `json:"uploads"`
 	CorruptEntries int             `json:"corrupt_journal_entries"`
 	Cache          *CacheStatus    `json:"cache,omitempty"`
+	DiskCache      *CacheStatus    `json:"disk_cache,omitempty"`
 	Prefetched     int64           `json:"prefetched_bytes"`
 	Since          time.Time       `json:"mounted_since"`
 }
@@ -331,6 +335,10 @@ func (r *Root) Status() Status {
 	if r.content != nil {
 		c := r.content.Stats()
 		s.Cache = &CacheStatus{Bytes: c.Bytes, MaxBytes: c.MaxBytes, Entries: c.Entries, Hits: c.Hits, Misses: c.Misses, Evictions: c.Evictions}
+	}
+	if r.disk != nil {
+		c := r.disk.Stats()
+		s.DiskCache = &CacheStatus{Bytes: c.Bytes, MaxBytes: c.MaxBytes, Entries: c.Entries, Hits: c.Hits, Misses: c.Misses, Evictions: c.Evictions}
 	}
 	return s
 }

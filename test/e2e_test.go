@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -171,5 +172,53 @@ func testDuplicateNames(t *testing.T, o envOptions) {
 	}
 	if b := mustRead(t, e.ns(want[1])); !bytes.Equal(b, nb("second")) && !bytes.Equal(mustRead(t, e.ns(want[0])), nb("second")) {
 		t.Errorf("second duplicate not readable")
+	}
+}
+
+// A notebook over the disk threshold (8 MiB) is read through the disk
+// cache, streamed as it downloads, with one download for two readers and
+// none for reading back our own save.
+func TestLargeNotebookDiskCache(t *testing.T) { forBackends(t, testLargeNotebookDiskCache) }
+
+func testLargeNotebookDiskCache(t *testing.T, o envOptions) {
+	e := mount(t, o)
+	big := bytes.Repeat(nb("large notebook cell"), 120000) // about 13 MB
+	created := e.put("big", big)
+	e.count.Reset()
+	var wg sync.WaitGroup
+	for i := 0; i < 2; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if got := mustRead(t, e.ns("big.ipynb")); !bytes.Equal(got, big) {
+				t.Errorf("read %d bytes, want %d", len(got), len(big))
+			}
+		}()
+	}
+	wg.Wait()
+	if n := e.count.Count("Read"); n != 1 {
+		t.Errorf("two readers made %d downloads, want 1", n)
+	}
+	st := e.status()
+	if st.DiskCache == nil || st.DiskCache.Entries != 1 || st.DiskCache.Bytes != int64(len(big)) {
+		t.Errorf("disk cache after reading: %+v", st.DiskCache)
+	}
+	if st.Cache.Bytes > 1<<20 {
+		t.Errorf("the memory cache holds %d bytes: the large notebook went there", st.Cache.Bytes)
+	}
+	// A save of a large notebook: streamed from the journal, then the
+	// version read back from the disk cache.
+	edited := append(bytes.Repeat(nb("edited"), 150000), '\n')
+	mustWrite(t, e.ns("big.ipynb"), edited)
+	e.settle()
+	e.count.Reset()
+	if got := mustRead(t, e.ns("big.ipynb")); !bytes.Equal(got, edited) {
+		t.Errorf("read back %d bytes, want %d", len(got), len(edited))
+	}
+	if n := e.count.Total(); n != 0 {
+		t.Errorf("reading back our own large save made %d calls: %v", n, e.count.Snapshot())
+	}
+	if got := e.storeBytes(created.ID); !bytes.Equal(got, edited) {
+		t.Errorf("store holds %d bytes, want %d", len(got), len(edited))
 	}
 }

@@ -134,9 +134,14 @@ func (e *env) mountFS() {
 	e.count = remotetest.NewCounting(e.faults)
 	log := testLog(t)
 	e.logs = test.NewLocal(log.Logger)
+	disk, err := cache.NewDisk(filepath.Join(e.stateDir, "diskcache"), 1<<30)
+	if err != nil {
+		t.Fatal(err)
+	}
 	root, err := fs.NewRoot(fs.Options{
 		Client:        e.count,
 		Content:       cache.NewContent(e.opts.cacheSize),
+		DiskCache:     disk,
 		Log:           log,
 		StateDir:      e.stateDir,
 		MetadataTTL:   e.opts.ttl,

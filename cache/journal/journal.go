@@ -66,7 +66,7 @@ func (e *Entry) AddPrev(sum string) {
 type Corrupt struct {
 	Seq    uint64
 	Reason string
-	Path   string // where its files were moved
+	Path   string // where its header was moved (the data lies beside it)
 }
 
 // Journal is one directory of entries.
@@ -180,13 +180,16 @@ func (j *Journal) moveAside(seq uint64, reason string) (Corrupt, error) {
 	if err := os.MkdirAll(cdir, 0o700); err != nil {
 		return Corrupt{}, fmt.Errorf("journal: %w", err)
 	}
+	// Numbers restart once the journal is empty: a time stamp keeps an
+	// earlier corrupt entry of the same number.
+	stamp := time.Now().UTC().Format("20060102T150405.000000000Z")
 	for _, ext := range []string{"json", "data"} {
-		err := os.Rename(j.path(seq, ext), filepath.Join(cdir, filepath.Base(j.path(seq, ext))))
+		err := os.Rename(j.path(seq, ext), filepath.Join(cdir, stamp+"-"+filepath.Base(j.path(seq, ext))))
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			return Corrupt{}, fmt.Errorf("journal: moving a corrupt entry aside: %w", err)
 		}
 	}
-	return Corrupt{Seq: seq, Reason: reason, Path: cdir}, nil
+	return Corrupt{Seq: seq, Reason: reason, Path: filepath.Join(cdir, stamp+"-"+filepath.Base(j.path(seq, "json")))}, nil
 }
 
 // Add makes a save durable: size bytes of r as the content of e, which
@@ -263,6 +266,10 @@ func (j *Journal) syncDir() error {
 	}
 	return nil
 }
+
+// DataPath is the file holding an entry's content (for linking it into a
+// cache; it is removed with the entry).
+func (j *Journal) DataPath(e Entry) string { return j.path(e.Seq, "data") }
 
 // Content opens an entry's data.
 func (j *Journal) Content(e Entry) (*os.File, error) {

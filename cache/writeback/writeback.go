@@ -14,6 +14,7 @@ import (
 	"slices"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/sirupsen/logrus"
 
@@ -180,7 +181,10 @@ func (u *Uploader) Add(e journal.Entry) {
 func (u *Uploader) addLocked(it *item) {
 	q := u.queue[:0]
 	for _, o := range u.queue {
-		if !o.inflight && sameNotebook(o.e, it.e) && o.e.Seq < it.e.Seq {
+		// A save that was tried (or comes from a previous run) may have
+		// left a cut-off version remotely, which only its own content
+		// explains: it uploads before the newer one.
+		if !o.inflight && o.attempts == 0 && !o.replayed && sameNotebook(o.e, it.e) && o.e.Seq < it.e.Seq {
 			u.stats.Coalesced++
 			u.removeEntry(o.e)
 			continue
@@ -469,10 +473,11 @@ func (u *Uploader) finish(it *item, res Result) {
 		} else if res.Notebook.ID != "" {
 			u.written[res.Notebook.ID] = res.Notebook.Version
 		}
-		if it.e.ID == "" && res.Notebook.ID != "" {
-			// Later saves of a notebook just created go to its new id.
+		if res.Notebook.ID != "" && res.Notebook.ID != it.e.ID {
+			// Later saves of a notebook just created (or created again
+			// after a remote delete) go to its new id.
 			for _, o := range u.queue {
-				if o.e.Key == it.e.Key && o.e.ID == "" {
+				if o.e.Key == it.e.Key && (o.e.ID == "" || o.e.ID == it.e.ID) && !o.inflight {
 					o.e.ID = res.Notebook.ID
 					if err := u.o.Journal.Update(o.e); err != nil {
 						u.o.Log.WithError(err).Warn("recording a new notebook's id in the journal")
@@ -543,7 +548,7 @@ func (u *Uploader) upload(e journal.Entry, replayed bool) (Result, error) {
 	if u.o.Overwrite {
 		return Result{Entry: e, Outcome: Saved, Notebook: nb}, nil
 	}
-	return u.verify(e, nb, body)
+	return u.verify(e, nb, f)
 }
 
 // verify checks, after the write, that the version before ours is the one
@@ -553,7 +558,8 @@ func (u *Uploader) upload(e journal.Entry, replayed bool) (Result, error) {
 // ours) on the normal path. Someone else's version there means we
 // overwrote a save we never saw: ours becomes the conflict copy and theirs
 // is written back as the latest, so the later writer always yields.
-func (u *Uploader) verify(e journal.Entry, nb remote.Notebook, body func() io.Reader) (Result, error) {
+func (u *Uploader) verify(e journal.Entry, nb remote.Notebook, mine io.ReaderAt) (Result, error) {
+	body := func() io.Reader { return io.NewSectionReader(mine, 0, e.Size) }
 	saved := Result{Entry: e, Outcome: Saved, Notebook: nb}
 	log := u.o.Log.WithField("path", entryPath(e))
 	var prev time.Time
@@ -565,7 +571,10 @@ func (u *Uploader) verify(e journal.Entry, nb remote.Notebook, body func() io.Re
 		if err == nil || errors.Is(err, remote.ErrNotFound) || u.ctx.Err() != nil {
 			break
 		}
-		time.Sleep(u.o.Backoff << attempt)
+		select {
+		case <-time.After(u.o.Backoff << attempt):
+		case <-u.ctx.Done():
+		}
 	}
 	u.mu.Lock()
 	ours := !prev.IsZero() && prev.Equal(u.written[e.ID])
@@ -584,9 +593,12 @@ func (u *Uploader) verify(e journal.Entry, nb remote.Notebook, body func() io.Re
 		log.WithError(err).Warn("saved, but could not read the version before it to check for a conflict")
 		return saved, nil
 	}
-	if sum == e.Sum || slices.Contains(e.Prevs, sum) {
-		// An earlier save of ours (recorded before a restart), or the very
-		// content ours was based on written again.
+	if sum == e.Sum || slices.Contains(e.Prevs, sum) || partialOf(theirs, mine, e.Size) {
+		// An earlier save of ours (recorded before a restart), the very
+		// content ours was based on written again, or what a write of
+		// this content left when it was cut off between TileDB's data
+		// write and its file_size metadata (a crash, a dropped connection):
+		// our bytes cut to, or padded with 0xff to, the size before.
 		return saved, nil
 	}
 	copyNB, err := u.conflictCopy(e, body())
@@ -662,11 +674,39 @@ func (u *Uploader) conflictCopy(e journal.Entry, r io.Reader) (remote.Notebook, 
 	return nb, err
 }
 
+// partialOf reports whether theirs is a cut-off write of mine: a strict
+// prefix of it, or all of it followed by 0xff fill (TileDB reads cells past
+// a write as the fill value when file_size still says the older, longer
+// size).
+func partialOf(theirs []byte, mine io.ReaderAt, size int64) bool {
+	n := min(int64(len(theirs)), size)
+	if int64(len(theirs)) == size {
+		return false // same length and another checksum: not ours
+	}
+	buf := make([]byte, n)
+	if _, err := mine.ReadAt(buf, 0); err != nil && err != io.EOF {
+		return false
+	}
+	if !bytes.Equal(buf, theirs[:n]) {
+		return false
+	}
+	for _, c := range theirs[n:] {
+		if c != 0xff {
+			return false
+		}
+	}
+	return true
+}
+
 // ConflictName is the name of a conflict copy (without .ipynb), cut to fit.
 func ConflictName(name, user string, at time.Time) string {
 	suffix := fmt.Sprintf(".conflict-%s-%s", user, at.UTC().Format("20060102T150405.000Z"))
 	if over := len(name) + len(suffix) - remote.MaxNameLen; over > 0 {
-		name = name[:max(0, len(name)-over)]
+		cut := max(0, len(name)-over)
+		for cut > 0 && !utf8.RuneStart(name[cut]) {
+			cut-- // never split a character
+		}
+		name = name[:cut]
 	}
 	return name + suffix
 }

@@ -48,20 +48,21 @@ func (o *optsFlag) Set(v string) error {
 // mountOptionFlags maps -o NAME[=VALUE] to a flag of mount; a value in
 // the map is the flag's value for an option without one.
 var mountOptionFlags = map[string]struct{ flag, value string }{
-	"ro":            {"read-only", "true"},
-	"rw":            {"read-only", "false"},
-	"allow_other":   {"allow-other", "true"},
-	"cache_size":    {"cache-size", ""},
-	"metadata_ttl":  {"metadata-ttl", ""},
-	"call_timeout":  {"call-timeout", ""},
-	"cache_dir":     {"cache-dir", ""},
-	"remote":        {"remote", ""},
-	"store":         {"store", ""},
-	"log_level":     {"log-level", ""},
-	"log_format":    {"log-format", ""},
-	"debug":         {"fuse-debug", "true"},
-	"on_conflict":   {"on-conflict", ""},
-	"flush_timeout": {"flush-timeout", ""},
+	"ro":              {"read-only", "true"},
+	"rw":              {"read-only", "false"},
+	"allow_other":     {"allow-other", "true"},
+	"cache_size":      {"cache-size", ""},
+	"metadata_ttl":    {"metadata-ttl", ""},
+	"call_timeout":    {"call-timeout", ""},
+	"cache_dir":       {"cache-dir", ""},
+	"remote":          {"remote", ""},
+	"store":           {"store", ""},
+	"log_level":       {"log-level", ""},
+	"log_format":      {"log-format", ""},
+	"debug":           {"fuse-debug", "true"},
+	"on_conflict":     {"on-conflict", ""},
+	"disk_cache_size": {"disk-cache-size", ""},
+	"flush_timeout":   {"flush-timeout", ""},
 }
 
 // genericMountOptions are mount(8)'s own options, which a FUSE daemon

@@ -72,7 +72,8 @@ Flags:
 	remoteURL := set.String("remote", "", "TileDB Cloud (or notebookfs serve) URL, e.g. https://api.tiledb.com; token from TILEDB_REST_TOKEN or ~/.tiledb/cloud.json")
 	set.StringVar(&cfg.StoreDir, "store", cfg.StoreDir, "directory of the embedded notebook store (used when no TileDB credentials are configured)")
 	set.StringVar(&cfg.CacheDir, "cache-dir", cfg.CacheDir, "directory for local state (scratch files, staged copies)")
-	cacheSize := set.String("cache-size", fmt.Sprint(cfg.CacheSize), "content cache size in bytes (suffixes K, M, G); 0 turns it off")
+	cacheSize := set.String("cache-size", fmt.Sprint(cfg.CacheSize), "memory cache of notebook contents, in bytes (suffixes K, M, G); 0 turns it off")
+	diskCacheSize := set.String("disk-cache-size", "2G", "disk cache for notebooks over 8 MiB (a quarter of --cache-size at most), in the cache directory; 0 keeps them in memory")
 	prefetch := set.String("prefetch-bytes", fmt.Sprint(cfg.Prefetch), "after listing a namespace, fetch its small notebooks in the background up to this many bytes; 0 turns it off")
 	set.DurationVar(&cfg.MetadataTTL, "metadata-ttl", cfg.MetadataTTL, "how long listings and attributes are trusted")
 	set.DurationVar(&cfg.CallTimeout, "call-timeout", cfg.CallTimeout, "deadline of one remote call")
@@ -152,9 +153,20 @@ Flags:
 		}
 	}
 	content := cache.NewContent(cfg.CacheSize)
+	diskBytes, err := config.ParseSize(*diskCacheSize)
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	var disk *cache.Disk
+	if diskBytes > 0 {
+		if disk, err = cache.NewDisk(filepath.Join(cfg.StateDir(), "diskcache"), diskBytes); err != nil {
+			return err
+		}
+	}
 	root, err := fs.NewRoot(fs.Options{
 		Client:      client,
 		Content:     content,
+		DiskCache:   disk,
 		Log:         log,
 		StateDir:    cfg.StateDir(),
 		MetadataTTL: cfg.MetadataTTL,

@@ -117,4 +117,8 @@ func printStatus(w io.Writer, dir string, st fs.Status) {
 		fmt.Fprintf(w, "cache: %s of %s in %d notebooks, %.0f%% hits (%d hits, %d misses, %d evictions), %s prefetched\n",
 			humanBytes(c.Bytes), humanBytes(c.MaxBytes), c.Entries, ratio, c.Hits, c.Misses, c.Evictions, humanBytes(st.Prefetched))
 	}
+	if c := st.DiskCache; c != nil {
+		fmt.Fprintf(w, "disk cache (large notebooks): %s of %s in %d notebooks (%d hits, %d misses, %d evictions)\n",
+			humanBytes(c.Bytes), humanBytes(c.MaxBytes), c.Entries, c.Hits, c.Misses, c.Evictions)
+	}
 }
