@@ -66,12 +66,19 @@ var _ = (gofs.NodeLinker)((*nsDir)(nil))
 var _ = (gofs.NodeMknoder)((*nsDir)(nil))
 
 func newNSDir(r *Root, cat remote.Category, ns string) *nsDir {
-	return &nsDir{
+	d := &nsDir{
 		root: r, cat: cat, ns: ns, key: string(cat) + "/" + ns,
 		pending: map[string]*fileNode{},
-		moved:   map[string]*movedAway{},
 		hidden:  map[string]bool{},
 	}
+	// Backups made before a restart keep their notebooks hidden.
+	d.moved = r.moved.get(d.key, d.scratchDir())
+	for _, m := range d.moved {
+		if !m.rebound {
+			d.hidden[m.nb.ID] = true
+		}
+	}
+	return d
 }
 
 func (d *nsDir) scratchDir() string { return filepath.Join(d.root.scratch.Path, d.key) }
@@ -442,6 +449,7 @@ func (d *nsDir) Create(ctx context.Context, name string, flags uint32, mode uint
 	for _, m := range d.moved {
 		if m.file == name && !m.rebound {
 			m.rebound = true
+			d.saveMovedLocked()
 			delete(d.hidden, m.nb.ID)
 			d.names = nil
 			n.nb = m.nb
@@ -580,6 +588,7 @@ func (d *nsDir) Unlink(ctx context.Context, name string) syscall.Errno {
 		}
 		d.mu.Lock()
 		delete(d.moved, name)
+		d.saveMovedLocked()
 		d.mu.Unlock()
 		err := syscall.Unlink(d.scratchPath(name))
 		if m != nil && err == syscall.ENOENT {
@@ -600,6 +609,12 @@ func (d *nsDir) Unlink(ctx context.Context, name string) syscall.Errno {
 
 // deleteRemote deletes a notebook and every trace of it in our caches.
 func (d *nsDir) deleteRemote(ctx context.Context, file string, nb remote.Notebook) syscall.Errno {
+	return d.deleteRemoteHeld(ctx, file, nb, nil)
+}
+
+// deleteRemoteHeld is deleteRemote from a rename, which holds held's lock
+// (held is never the deleted notebook's node).
+func (d *nsDir) deleteRemoteHeld(ctx context.Context, file string, nb remote.Notebook, held *fileNode) syscall.Errno {
 	if d.root.opts.ReadOnly {
 		return syscall.EROFS
 	}
@@ -619,7 +634,7 @@ func (d *nsDir) deleteRemote(ctx context.Context, file string, nb remote.Noteboo
 		d.root.disk.RemoveID(nb.ID)
 	}
 	if ch := d.GetChild(file); ch != nil {
-		if n, ok := ch.Operations().(*fileNode); ok && n.boundTo(nb.ID) {
+		if n, ok := ch.Operations().(*fileNode); ok && n != held && n.boundTo(nb.ID) {
 			n.markGone()
 		}
 	}

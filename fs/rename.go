@@ -11,6 +11,7 @@ import (
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"golang.org/x/sys/unix"
 
+	"notebookfs/cache/journal"
 	"notebookfs/remote"
 )
 
@@ -128,20 +129,29 @@ func (d *nsDir) renameTarget(ctx context.Context, op, newName string, flags uint
 // renameScratchFile renames scratch to scratch; a backup record follows
 // its file, and a backup renamed over is removed as unlink would.
 func (d *nsDir) renameScratchFile(ctx context.Context, src *fileNode, newName string, flags uint32) syscall.Errno {
+	d.mu.Lock()
+	over := d.moved[newName]
+	d.mu.Unlock()
+	if over != nil && !over.rebound && flags&unix.RENAME_NOREPLACE == 0 {
+		// The backup renamed over was its notebook's only file: delete
+		// that notebook first, so a failure changes nothing.
+		if errno := d.deleteRemoteHeld(ctx, newName, over.nb, src); errno != 0 {
+			return errno
+		}
+	}
 	if errno := d.renameScratchPath(src.name, newName, flags); errno != 0 {
 		return errno
 	}
 	d.mu.Lock()
-	over := d.moved[newName]
-	delete(d.moved, newName)
+	if d.moved[newName] == over {
+		delete(d.moved, newName)
+	}
 	if m := d.moved[src.name]; m != nil {
 		delete(d.moved, src.name)
 		d.moved[newName] = m
 	}
+	d.saveMovedLocked()
 	d.mu.Unlock()
-	if over != nil && !over.rebound {
-		return d.deleteRemote(ctx, newName, over.nb)
-	}
 	return 0
 }
 
@@ -192,10 +202,20 @@ func (d *nsDir) saveScratchAs(ctx context.Context, src *fileNode, newName string
 		return toErrno(d.root.log, "rename", op, err)
 	}
 	oldName, scratchFile := src.name, d.scratchPath(src.name)
-	if save {
-		if errno := src.becomeSaved(nb, newName, data); errno != 0 {
+	if own != nil && !own.rebound && !restore {
+		// A backup renamed onto another notebook: its content goes there,
+		// and its own notebook, whose only file it was, is deleted (as
+		// mv a.ipynb b.ipynb deletes a).
+		if errno := d.deleteRemoteHeld(ctx, oldName, own.nb, src); errno != 0 {
 			return errno
 		}
+	}
+	if save {
+		e, errno := src.becomeSaved(nb, newName, data)
+		if errno != 0 {
+			return errno
+		}
+		d.root.wb.Add(e)
 	}
 	os.Remove(scratchFile)
 	d.mu.Lock()
@@ -203,6 +223,7 @@ func (d *nsDir) saveScratchAs(ctx context.Context, src *fileNode, newName string
 	if t.moved != nil {
 		t.moved.rebound = true
 	}
+	d.saveMovedLocked()
 	if own != nil {
 		delete(d.hidden, own.nb.ID)
 	}
@@ -213,7 +234,7 @@ func (d *nsDir) saveScratchAs(ctx context.Context, src *fileNode, newName string
 	d.names = nil
 	d.mu.Unlock()
 	if t.pending != nil {
-		t.pending.markGone()
+		d.discardPending(t.pending)
 	}
 	d.replaceTargetNode(newName, src)
 	src.scratch, src.nb, src.dirty = false, nb, false
@@ -227,8 +248,9 @@ func (d *nsDir) saveScratchAs(ctx context.Context, src *fileNode, newName string
 }
 
 // becomeSaved turns src into notebook nb, named file, and journals data
-// as its next save; on failure src is left as it was.
-func (src *fileNode) becomeSaved(nb remote.Notebook, file string, data []byte) syscall.Errno {
+// as its next save, for the caller to queue; on failure src is left as it
+// was.
+func (src *fileNode) becomeSaved(nb remote.Notebook, file string, data []byte) (journal.Entry, syscall.Errno) {
 	old := *src.stateLocked()
 	src.scratch, src.nb, src.name, src.base, src.wbKey = false, nb, file, nb.Version, ""
 	if prev := src.dir.root.nodes.get(nb.ID); prev != nil && prev != src {
@@ -239,11 +261,11 @@ func (src *fileNode) becomeSaved(nb remote.Notebook, file string, data []byte) s
 		}
 		prev.mu.Unlock()
 	}
-	if errno := src.journalBytesLocked("rename", data); errno != 0 {
+	e, errno := src.journalBytesLocked("rename", data)
+	if errno != 0 {
 		src.restoreLocked(old)
-		return errno
 	}
-	return 0
+	return e, errno
 }
 
 type nodeState struct {
@@ -272,6 +294,18 @@ func (d *nsDir) cachedBytes(nb remote.Notebook) []byte {
 	return data
 }
 
+// discardPending forgets a new notebook not uploaded yet whose name a
+// rename took: its queued create is dropped (one under way is undone).
+func (d *nsDir) discardPending(p *fileNode) {
+	p.mu.Lock()
+	key := p.wbKey
+	p.mu.Unlock()
+	if key != "" {
+		d.root.wb.Cancel(key, "")
+	}
+	p.markGone()
+}
+
 // replaceTargetNode marks the node a rename is about to overwrite, so an
 // open handle on it cannot upload over the new content.
 func (d *nsDir) replaceTargetNode(file string, src *fileNode) {
@@ -296,6 +330,15 @@ func (d *nsDir) moveAway(ctx context.Context, src *fileNode, newName string, fla
 	if err != nil {
 		return toErrno(d.root.log, "rename", op, err)
 	}
+	d.mu.Lock()
+	over := d.moved[newName]
+	d.mu.Unlock()
+	if over != nil && !over.rebound && over.nb.ID != src.nb.ID {
+		// The backup this one replaces was its notebook's only file.
+		if errno := d.deleteRemoteHeld(ctx, newName, over.nb, src); errno != 0 {
+			return errno
+		}
+	}
 	if err := d.ensureScratchDir(); err != nil {
 		return toErrno(d.root.log, "rename", op, err)
 	}
@@ -311,6 +354,7 @@ func (d *nsDir) moveAway(ctx context.Context, src *fileNode, newName string, fla
 		delete(d.pending, src.name)
 	} else {
 		d.moved[newName] = &movedAway{nb: src.nb, file: src.name}
+		d.saveMovedLocked()
 		d.hidden[src.nb.ID] = true
 		d.names = nil
 	}
@@ -342,13 +386,18 @@ func (d *nsDir) renameNotebook(ctx context.Context, src *fileNode, newName strin
 			d.mu.Lock()
 			delete(d.pending, newName)
 			d.mu.Unlock()
-			t.pending.markGone()
+			d.discardPending(t.pending)
 		}
 		if src.nb.ID == "" {
 			d.mu.Lock()
 			delete(d.pending, src.name)
 			d.pending[newName] = src
 			d.mu.Unlock()
+			// Its create, still queued, takes the new name (one already
+			// under way is renamed once it is done: see uploaded).
+			if src.wbKey != "" {
+				d.root.wb.SetName(src.wbKey, notebookName(newName))
+			}
 			return 0
 		}
 		nb, err := d.root.client.Rename(cctx, d.ns, src.nb.ID, notebookName(newName))
@@ -367,25 +416,33 @@ func (d *nsDir) renameNotebook(ctx context.Context, src *fileNode, newName strin
 		return toErrno(d.root.log, "rename", op, err)
 	}
 	srcID, srcName, srcKey := src.nb.ID, src.name, src.wbKey
-	if errno := src.becomeSaved(t.nb, newName, data); errno != 0 {
+	before, beforePend, beforeDirty := *src.stateLocked(), src.pend, src.dirty
+	e, errno := src.becomeSaved(t.nb, newName, data)
+	if errno != 0 {
 		return errno
 	}
 	nb := t.nb
-	if srcID == "" {
-		d.root.wb.Cancel(srcKey, "")
-	} else {
+	if srcID != "" {
+		// The source goes first: if it cannot be deleted (offline), the
+		// rename fails and changes nothing, the journaled save included.
+		if err := d.root.client.Delete(cctx, d.ns, srcID); err != nil {
+			d.root.journal.Remove(e)
+			d.root.wbn.drop(e.Key, src)
+			src.restoreLocked(before)
+			src.pend, src.dirty = beforePend, beforeDirty
+			if beforePend != nil {
+				d.root.wbn.set(beforePend.Key, src)
+			}
+			return toErrno(d.root.log, "rename", op, err)
+		}
+		d.drop(srcID)
 		d.root.wb.Cancel("", srcID)
+	} else if srcKey != "" {
+		d.root.wb.Cancel(srcKey, "")
 	}
+	d.root.wb.Add(e)
 	src.nb = remote.Notebook{ID: srcID}
 	src.name = srcName
-	if src.nb.ID != "" {
-		if err := d.root.client.Delete(cctx, d.ns, src.nb.ID); err != nil {
-			// The save landed; the source stays as it was.
-			d.root.log.WithError(err).WithField("path", op).Warn("renamed over a notebook but could not delete the source")
-		} else {
-			d.drop(src.nb.ID)
-		}
-	}
 	d.mu.Lock()
 	if src.nb.ID == "" {
 		delete(d.pending, src.name)
@@ -394,6 +451,7 @@ func (d *nsDir) renameNotebook(ctx context.Context, src *fileNode, newName strin
 		t.moved.rebound = true
 		delete(d.hidden, t.nb.ID)
 		d.names = nil
+		d.saveMovedLocked()
 	}
 	d.mu.Unlock()
 	d.replaceTargetNode(newName, src)
@@ -418,10 +476,10 @@ func (n *fileNode) bytesLocked(ctx context.Context) ([]byte, error) {
 		}
 		return data, nil
 	}
-	if n.nb.ID == "" {
+	if n.nb.ID == "" && n.pend == nil {
 		return []byte{}, nil
 	}
-	return n.loadLocked(ctx)
+	return n.loadLocked(ctx) // a pending save first
 }
 
 // writeFileAtomic writes a file in tmpDir (same file system, not listed)

@@ -87,6 +87,7 @@ type Root struct {
 	shareLists   *cache.Meta[string, []remote.Share]   // by notebook id
 	versionLists *cache.Meta[string, []remote.Version] // by notebook id
 	storage      *storageSettings
+	moved        *movedStore
 	nodes        *nodeRegistry
 	bg           *background
 	prefetched   atomic.Int64 // bytes downloaded by prefetch
@@ -151,6 +152,10 @@ func NewRoot(opts Options) (*Root, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fs: %w", err)
 	}
+	moved, err := loadMovedStore(filepath.Join(opts.StateDir, "moved.json"))
+	if err != nil {
+		return nil, fmt.Errorf("fs: %w", err)
+	}
 	var st syscall.Stat_t
 	if err := syscall.Stat(scratch, &st); err != nil {
 		return nil, fmt.Errorf("fs: scratch directory: %w", err)
@@ -167,6 +172,7 @@ func NewRoot(opts Options) (*Root, error) {
 		versionLists: cache.NewMeta[string, []remote.Version](opts.MetadataTTL, opts.NegativeTTL, 4096, nil),
 		staging:      staging,
 		storage:      storage,
+		moved:        moved,
 		nodes:        newNodeRegistry(),
 		bg:           newBackground(),
 		started:      time.Now(),

@@ -106,6 +106,17 @@ func (n *fileNode) journalLocked(op string) syscall.Errno {
 
 // addEntryLocked journals size bytes of r as the node's next save.
 func (n *fileNode) addEntryLocked(op string, r io.ReaderAt, size int64) syscall.Errno {
+	e, errno := n.journalEntryLocked(op, r, size)
+	if errno == 0 {
+		n.dir.root.wb.Add(e)
+	}
+	return errno
+}
+
+// journalEntryLocked journals the node's next save without queueing its
+// upload: a rename first deletes its source, and drops the entry if that
+// fails.
+func (n *fileNode) journalEntryLocked(op string, r io.ReaderAt, size int64) (journal.Entry, syscall.Errno) {
 	root := n.dir.root
 	if n.wbKey == "" || (n.nb.ID != "" && n.wbKey != "id:"+n.nb.ID && n.pend == nil) {
 		n.wbKey = newKey()
@@ -133,14 +144,13 @@ func (n *fileNode) addEntryLocked(op string, r io.ReaderAt, size int64) syscall.
 	}
 	e, err := root.journal.Add(e, r, size)
 	if err != nil {
-		return toErrno(root.log, op, n.dir.path(n.name), err)
+		return e, toErrno(root.log, op, n.dir.path(n.name), err)
 	}
 	n.pend = &e
 	n.dirty = false
 	n.setUnsavedLocked(false)
 	root.wbn.set(e.Key, n)
-	root.wb.Add(e)
-	return 0
+	return e, 0
 }
 
 // waitUploaded waits (without the node's lock) until the node's saves are
@@ -175,11 +185,48 @@ func (r *Root) uploaded(res writeback.Result) {
 		}
 		return // cancelled: the notebook was deleted locally
 	}
+	if res.Outcome == writeback.Saved && e.ID == "" && n != nil {
+		// A new notebook renamed while its create was under way: rename
+		// it before the listing learns it under its first name.
+		n.mu.Lock()
+		want := notebookName(n.name)
+		if n.scratch || n.gone {
+			want = res.Notebook.Name
+		}
+		n.mu.Unlock()
+		if want != res.Notebook.Name {
+			ctx, cancel := context.WithTimeout(r.bg.ctx, r.opts.CallTimeout)
+			if nb, err := r.client.Rename(ctx, res.Notebook.Namespace, res.Notebook.ID, want); err == nil {
+				res.Notebook = nb
+			}
+			cancel()
+		}
+	}
 	// The listing learns the notebook before the node leaves the pending
 	// set, so a readdir or lookup in between finds it in one of the two.
 	defer func() {
-		if n != nil {
-			n.uploaded(res)
+		if n == nil {
+			return
+		}
+		if name := n.uploaded(res); name != "" {
+			// Created under the name it had when the upload started; the
+			// file has been renamed since.
+			ctx, cancel := context.WithTimeout(r.bg.ctx, r.opts.CallTimeout)
+			nb, err := r.client.Rename(ctx, res.Notebook.Namespace, res.Notebook.ID, name)
+			cancel()
+			if err != nil {
+				r.log.WithError(err).WithField("path", e.Category+"/"+e.Namespace+"/"+name+".ipynb").
+					Warn("a new notebook renamed during its upload keeps its first name remotely")
+				return
+			}
+			n.mu.Lock()
+			if n.nb.ID == nb.ID {
+				n.nb.Name, n.nb.Version = nb.Name, nb.Version
+			}
+			n.mu.Unlock()
+			if d != nil {
+				d.upsert(nb)
+			}
 		}
 	}()
 	switch res.Outcome {
@@ -218,8 +265,10 @@ func (n *fileNode) showsVersion(nb remote.Notebook) bool {
 	return n.pend == nil && n.nb.ID == nb.ID && n.nb.Version.Equal(nb.Version)
 }
 
-// uploaded updates the node after one of its saves was uploaded.
-func (n *fileNode) uploaded(res writeback.Result) {
+// uploaded updates the node after one of its saves was uploaded. It
+// returns the name a notebook it created must be renamed to (the file was
+// renamed during the upload), else "".
+func (n *fileNode) uploaded(res writeback.Result) (rename string) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	e := res.Entry
@@ -241,6 +290,9 @@ func (n *fileNode) uploaded(res writeback.Result) {
 				delete(n.dir.pending, n.name)
 			}
 			n.dir.mu.Unlock()
+			if want := notebookName(n.name); want != res.Notebook.Name {
+				rename = want
+			}
 		}
 		if !created && e.ID != "" && res.Notebook.ID != e.ID {
 			// The notebook was deleted remotely and the save made a new one.
@@ -257,12 +309,13 @@ func (n *fileNode) uploaded(res writeback.Result) {
 		}
 	case writeback.Failed:
 		n.setUnsavedLocked(true)
-		return
+		return ""
 	}
 	if last {
 		n.pend = nil
 		n.dir.root.wbn.drop(e.Key, n)
 	}
+	return rename
 }
 
 // nsDirOf is the namespace directory of cat/ns if it has been looked up.
@@ -298,9 +351,9 @@ func (n *fileNode) pendingBytesLocked() ([]byte, error) {
 }
 
 // journalBytes journals data (a rename-over's content) as the node's next
-// save.
-func (n *fileNode) journalBytesLocked(op string, data []byte) syscall.Errno {
-	return n.addEntryLocked(op, bytes.NewReader(data), int64(len(data)))
+// save, not yet queued.
+func (n *fileNode) journalBytesLocked(op string, data []byte) (journal.Entry, syscall.Errno) {
+	return n.journalEntryLocked(op, bytes.NewReader(data), int64(len(data)))
 }
 
 // Drain waits until every journaled save is uploaded, or ctx ends (the

@@ -131,9 +131,6 @@ func TestModel(t *testing.T) {
 		draw := func(gen func(*rapid.T) op) func(*rapid.T) {
 			return func(rt *rapid.T) {
 				o := gen(rt)
-				if reason := m.knownBug(o); reason != "" {
-					rt.Skip(reason)
-				}
 				begin := time.Now()
 				m.apply(o)
 				spent[o.kind] += time.Since(begin)
@@ -197,50 +194,9 @@ func TestModel(t *testing.T) {
 	t.Logf("model: %d runs, %d steps in all, %v; time per action: %v", checks, steps, time.Since(start).Round(time.Millisecond), spent)
 }
 
-// knownBug names a known bug the operation would run into in the current
-// state (the random test leaves those out; TestModelKnownBugs replays each).
-func (m *model) knownBug(o op) string {
-	switch o.kind {
-	case "remount":
-		// KNOWN BUG: the moved-away records are in memory only.
-		if len(m.backups) > 0 {
-			return "KNOWN BUG: moved-away notebooks reappear after a remount"
-		}
-	case "rename":
-		// KNOWN BUG: renaming a notebook whose create is still queued
-		// (bytesLocked ignores its journal entry; the entry keeps the
-		// old name; a new notebook renamed over keeps its queued create).
-		if m.pending[o.name] && m.has(o.name) && o.name != o.dst {
-			if !modelIsNotebook(o.dst) || m.uploaded(o.dst) {
-				return "KNOWN BUG: a notebook not uploaded yet loses its content when renamed away or onto a notebook"
-			}
-			return "KNOWN BUG: a notebook not uploaded yet is uploaded under its old name after a rename"
-		}
-		// KNOWN BUG: moveAway onto a backup drops that backup's record.
-		if _, over := m.backups[o.dst]; over && modelIsNotebook(o.name) && m.has(o.name) {
-			return "KNOWN BUG: a notebook moved away onto another backup leaves that backup's notebook hidden in the store"
-		}
-		// KNOWN BUG: saveScratchAs un-hides the backup's own notebook.
-		if own, ok := m.backups[o.name]; ok && modelIsNotebook(o.dst) && own.orig != o.dst && m.occupied(o.dst) {
-			return "KNOWN BUG: a backup renamed onto another notebook makes its own notebook show again"
-		}
-		// KNOWN BUG: renameScratchFile renames before the remote delete.
-		if _, over := m.backups[o.dst]; over && m.offline && !modelIsNotebook(o.name) && !modelIsNotebook(o.dst) && m.has(o.name) && o.name != o.dst {
-			return "KNOWN BUG: offline, a scratch file renamed over a backup fails with EIO after renaming"
-		}
-		// KNOWN BUG: renameNotebook ignores a failed delete of the source.
-		if m.offline && modelIsNotebook(o.name) && modelIsNotebook(o.dst) && o.name != o.dst &&
-			m.uploaded(o.dst) && !m.pending[o.name] && m.has(o.name) {
-			return "KNOWN BUG: offline rename onto an existing notebook succeeds but the source stays"
-		}
-	}
-	return ""
-}
-
-// knownBugs are the minimal sequences of the bugs the random test found
-// (and leaves out, see knownBug): each fails today. Set
-// NOTEBOOKFS_KNOWN_BUGS=1 to run them.
-var knownBugs = []struct {
+// regressions are the minimal sequences of the bugs the random test found
+// (all fixed; each failed before its fix).
+var regressions = []struct {
 	name string
 	ops  []op
 }{
@@ -324,13 +280,10 @@ var knownBugs = []struct {
 	}},
 }
 
-func TestModelKnownBugs(t *testing.T) {
+func TestModelRegressions(t *testing.T) {
 	needFuse(t)
-	for _, kb := range knownBugs {
+	for _, kb := range regressions {
 		t.Run(strings.ReplaceAll(kb.name, " ", "_"), func(t *testing.T) {
-			if os.Getenv("NOTEBOOKFS_KNOWN_BUGS") == "" {
-				t.Skip("KNOWN BUG (NOTEBOOKFS_KNOWN_BUGS=1 runs it)")
-			}
 			replay(t, kb.ops)
 		})
 	}

@@ -12,8 +12,9 @@ import (
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 )
 
-// benchSize is the notebook read in the throughput benchmarks.
-const benchSize = 64 << 20
+// benchSize is the notebook read in the throughput benchmarks: 200 MiB, the
+// size the performance targets name (it goes through the disk cache).
+const benchSize = 200 << 20
 
 // benchRead reads path whole with a 1 MiB buffer, b.N times, and reports
 // throughput; the first read (cold) is outside the timing.
@@ -37,16 +38,17 @@ func benchRead(b *testing.B, path string) {
 	}
 }
 
-// Cached sequential read of a 64 MiB notebook through notebookfs (content
-// in the cache, within the TTL).
+// Cached sequential read of a 200 MiB notebook through notebookfs (in the
+// disk cache, within the TTL; the kernel keeps its pages across opens).
 //
 //	go test -run '^$' -bench 'CachedRead' ./test/
 func BenchmarkCachedReadNotebookfs(b *testing.B) {
 	needFuse(b)
 	data := make([]byte, benchSize)
 	rand.Read(data)
-	e := mount(b, envOptions{cacheSize: 2 * benchSize})
+	e := mount(b, envOptions{})
 	mustWrite(b, e.ns("big.ipynb"), data)
+	e.settle()
 	benchRead(b, e.ns("big.ipynb"))
 }
 

@@ -212,6 +212,21 @@ func (u *Uploader) removeEntry(e journal.Entry) {
 	}
 }
 
+// SetName renames the queued creates of key (a new notebook renamed before
+// its upload); one under way keeps the name it started with.
+func (u *Uploader) SetName(key, name string) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	for _, o := range u.queue {
+		if o.e.Key == key && o.e.ID == "" && !o.inflight {
+			o.e.Name = name
+			if err := u.o.Journal.Update(o.e); err != nil {
+				u.o.Log.WithError(err).Warn("recording a rename in the journal")
+			}
+		}
+	}
+}
+
 // Cancel drops the saves of a notebook the user deleted (by key, or by
 // id when id is not empty): queued ones are removed; one uploading now
 // ends without recreating the notebook, and a create is undone.

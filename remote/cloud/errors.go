@@ -57,7 +57,8 @@ func sentinelFor(status int) error {
 		return remote.ErrUnauthenticated
 	case http.StatusForbidden:
 		return remote.ErrPermission
-	case http.StatusBadRequest, http.StatusUnprocessableEntity:
+	case http.StatusBadRequest, http.StatusUnprocessableEntity, http.StatusRequestEntityTooLarge:
+		// 413: over the service's size limit; retrying cannot help.
 		return remote.ErrInvalid
 	case http.StatusConflict:
 		return remote.ErrExist

@@ -1,0 +1,111 @@
+package fs
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"notebookfs/remote"
+)
+
+// The moved-away records (an editor's backup of a notebook, see nsDir.moved)
+// are kept in the state directory, so that after a restart the notebook
+// stays hidden behind its backup and removing the backup still deletes it.
+
+type movedRecord struct {
+	Notebook remote.Notebook `json:"notebook"`
+	File     string          `json:"file"`
+	Rebound  bool            `json:"rebound,omitempty"`
+}
+
+// movedStore is the persisted map "cat/ns" -> backup name -> record.
+type movedStore struct {
+	path string
+	mu   sync.Mutex
+	m    map[string]map[string]movedRecord // GUARDED_BY(mu)
+}
+
+func loadMovedStore(path string) (*movedStore, error) {
+	s := &movedStore{path: path, m: map[string]map[string]movedRecord{}}
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return s, nil
+	}
+	if err == nil {
+		err = json.Unmarshal(data, &s.m)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("moved-away records %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// get returns key's records whose backup file still exists in dir.
+func (s *movedStore) get(key, dir string) map[string]*movedAway {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[string]*movedAway{}
+	for name, r := range s.m[key] {
+		if _, err := os.Lstat(filepath.Join(dir, name)); err != nil {
+			continue // the backup is gone (a crash): the notebook shows again
+		}
+		out[name] = &movedAway{nb: r.Notebook, file: r.File, rebound: r.Rebound}
+	}
+	return out
+}
+
+// put replaces key's records and writes the file atomically.
+func (s *movedStore) put(key string, moved map[string]*movedAway) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(moved) == 0 {
+		if _, ok := s.m[key]; !ok {
+			return nil
+		}
+		delete(s.m, key)
+	} else {
+		recs := map[string]movedRecord{}
+		for name, m := range moved {
+			recs[name] = movedRecord{Notebook: m.nb, File: m.file, Rebound: m.rebound}
+		}
+		s.m[key] = recs
+	}
+	return writeJSONAtomic(s.path, s.m)
+}
+
+// saveMovedLocked persists the directory's moved-away records (d.mu held).
+func (d *nsDir) saveMovedLocked() {
+	if err := d.root.moved.put(d.key, d.moved); err != nil {
+		d.root.log.WithError(err).WithField("path", d.key).Warn("could not record an editor's backup; after a restart its notebook shows again")
+	}
+}
+
+// writeJSONAtomic writes v as JSON to a temporary file beside path, fsyncs
+// it and renames it into place.
+func writeJSONAtomic(path string, v any) error {
+	data, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".state-*")
+	if err != nil {
+		return err
+	}
+	_, err = tmp.Write(data)
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+	}
+	return err
+}
