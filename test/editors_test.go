@@ -4,7 +4,9 @@ package test
 
 import (
 	"bytes"
+	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -234,4 +236,47 @@ func testVimStyleSaveWithBackupOpen(t *testing.T, o envOptions) {
 		t.Fatal(err)
 	}
 	checkSaved(t, e, "x", id, 2, longer)
+}
+
+// Every way of saving, three times each, keeps the notebook's id and its
+// shares, with exactly one new version per save: sed -i and rsync
+// (rename-over), cp (in place), vim (rename-away and recreate).
+func TestEditorsKeepSharesAndHistory(t *testing.T) {
+	for _, ed := range []struct {
+		name string
+		save func(t *testing.T, e *env, i int, data []byte)
+	}{
+		{"sed -i", func(t *testing.T, e *env, i int, data []byte) {
+			run(t, "sed", "-i", fmt.Sprintf("s/save %d/save %d/", i-1, i), e.ns("x.ipynb"))
+		}},
+		{"rsync", func(t *testing.T, e *env, i int, data []byte) {
+			src := filepath.Join(t.TempDir(), "x.ipynb")
+			mustWrite(t, src, data)
+			run(t, "rsync", "--checksum", src, e.ns("x.ipynb"))
+		}},
+		{"cp", func(t *testing.T, e *env, i int, data []byte) {
+			src := filepath.Join(t.TempDir(), "x.ipynb")
+			mustWrite(t, src, data)
+			run(t, "cp", src, e.ns("x.ipynb"))
+		}},
+		{"vim", func(t *testing.T, e *env, i int, data []byte) {
+			run(t, "vim", "-es", "-u", "NONE", "-i", "NONE", "-c", "set nocompatible",
+				"-c", fmt.Sprintf("%%s/save %d/save %d/", i-1, i), "-c", "wq", e.ns("x.ipynb"))
+		}},
+	} {
+		t.Run(strings.ReplaceAll(ed.name, " ", ""), func(t *testing.T) {
+			e := mount(t, envOptions{setup: withUsers})
+			mustWrite(t, e.ns("x.ipynb"), nb("save 0"))
+			id := e.notebook("x").ID
+			mustTool(t, "setfattr", "-n", "user.tiledb.share.bob", "-v", "read,write", e.ns("x.ipynb"))
+			for i := 1; i <= 3; i++ {
+				want := nb(fmt.Sprintf("save %d", i))
+				ed.save(t, e, i, want)
+				checkSaved(t, e, "x", id, 1+i, want)
+				if got := mustTool(t, "getfattr", "--only-values", "-n", "user.tiledb.share.bob", e.ns("x.ipynb")); got != "read,write" {
+					t.Errorf("save %d: share.bob = %q, want read,write", i, got)
+				}
+			}
+		})
+	}
 }
