@@ -76,6 +76,45 @@ func (s *movedStore) put(key string, moved map[string]*movedAway) error {
 	return writeJSONAtomic(s.path, s.m)
 }
 
+// noteVersion updates the moved-away records of nb (a save of ours that
+// was still uploading when its file was moved away): a new file of the old
+// name then saves on top of this version, not of an older one, which would
+// look like someone else's save.
+func (r *Root) noteVersion(cat remote.Category, nb remote.Notebook) {
+	key := string(cat) + "/" + nb.Namespace
+	if d := r.nsDirOf(cat, nb.Namespace); d != nil {
+		d.mu.Lock()
+		changed := false
+		for _, m := range d.moved {
+			if m.nb.ID == nb.ID && !m.nb.Version.Equal(nb.Version) {
+				m.nb, changed = nb, true
+			}
+		}
+		if changed {
+			d.saveMovedLocked()
+		}
+		d.mu.Unlock()
+		return
+	}
+	r.moved.noteVersion(key, nb)
+}
+
+func (s *movedStore) noteVersion(key string, nb remote.Notebook) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	changed := false
+	for name, r := range s.m[key] {
+		if r.Notebook.ID == nb.ID && !r.Notebook.Version.Equal(nb.Version) {
+			r.Notebook = nb
+			s.m[key][name] = r
+			changed = true
+		}
+	}
+	if changed {
+		writeJSONAtomic(s.path, s.m)
+	}
+}
+
 // saveMovedLocked persists the directory's moved-away records (d.mu held).
 func (d *nsDir) saveMovedLocked() {
 	if err := d.root.moved.put(d.key, d.moved); err != nil {

@@ -236,6 +236,7 @@ func (r *Root) uploaded(res writeback.Result) {
 		} else {
 			r.lists.Invalidate(e.Category + "/" + e.Namespace)
 		}
+		r.noteVersion(remote.Category(e.Category), res.Notebook)
 		// Reading our own save back costs no download.
 		switch {
 		case r.disk != nil && e.Size > r.diskThreshold():

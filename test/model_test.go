@@ -273,6 +273,22 @@ var regressions = []struct {
 		{kind: "offline"},
 		{kind: "rename", name: ".tmp1", dst: "a.ipynb~"},
 	}},
+	// A save still queued when its notebook was moved away to a backup
+	// lands later; a new file of the old name then saved on top of the
+	// version the backup record remembered, older than that upload, and
+	// became a conflict copy.
+	{"queued save, moved away, then recreated", []op{
+		{kind: "write", name: "b.ipynb", data: []byte("first")},
+		{kind: "settle"},
+		{kind: "offline"},
+		{kind: "write", name: "b.ipynb", data: []byte("queued")},
+		{kind: "rename", name: "b.ipynb", dst: "b.bak"},
+		{kind: "online"},
+		{kind: "settle"},
+		{kind: "remount"},
+		{kind: "write", name: "b.ipynb", data: []byte("recreated")},
+		{kind: "settle"},
+	}},
 	{"pending notebook moved away", []op{
 		{kind: "offline"},
 		{kind: "write", name: "a.ipynb", data: []byte("hello")},
