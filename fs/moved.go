@@ -30,15 +30,8 @@ type movedStore struct {
 
 func loadMovedStore(path string) (*movedStore, error) {
 	s := &movedStore{path: path, m: map[string]map[string]movedRecord{}}
-	data, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return s, nil
-	}
-	if err == nil {
-		err = json.Unmarshal(data, &s.m)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("moved-away records %s: %w", path, err)
+	if err := readJSONFile(path, &s.m); err != nil {
+		return nil, fmt.Errorf("moved-away records: %w", err)
 	}
 	return s, nil
 }
@@ -120,6 +113,22 @@ func (d *nsDir) saveMovedLocked() {
 	if err := d.root.moved.put(d.key, d.moved); err != nil {
 		d.root.log.WithError(err).WithField("path", d.key).Warn("could not record an editor's backup; after a restart its notebook shows again")
 	}
+}
+
+// readJSONFile decodes the JSON file at path into v; a missing file leaves
+// v as it is.
+func readJSONFile(path string, v any) error {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err == nil {
+		err = json.Unmarshal(data, v)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
 }
 
 // writeJSONAtomic writes v as JSON to a temporary file beside path, fsyncs

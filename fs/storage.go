@@ -2,10 +2,7 @@ package fs
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"sync"
 	"syscall"
@@ -34,15 +31,8 @@ type storageSettings struct {
 
 func loadStorageSettings(path string) (*storageSettings, error) {
 	s := &storageSettings{path: path, m: map[string]map[string]string{}}
-	data, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return s, nil
-	}
-	if err == nil {
-		err = json.Unmarshal(data, &s.m)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("storage settings %s: %w", path, err)
+	if err := readJSONFile(path, &s.m); err != nil {
+		return nil, fmt.Errorf("storage settings: %w", err)
 	}
 	return s, nil
 }

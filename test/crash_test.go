@@ -49,6 +49,28 @@ func (l *saveLog) allowed(content []byte) bool {
 	return false
 }
 
+// daemonBackend is a store with the test user, served over HTTP for daemons
+// started by the test, whose token goes to them in TILEDB_REST_TOKEN.
+func daemonBackend(t *testing.T, o server.Options) (*local.Store, string) {
+	t.Helper()
+	ctx := context.Background()
+	store, err := local.Open(filepath.Join(t.TempDir(), "store"), testLog(t).WithField("component", "store"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	if err := store.EnsureUser(ctx, user); err != nil {
+		t.Fatal(err)
+	}
+	url := serveStore(t, store, o)
+	token, err := store.NewToken(ctx, user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("TILEDB_REST_TOKEN", token)
+	return store, url
+}
+
 // saveLabel is the "cXY burst B save S" text a save's content carries.
 func saveLabel(content []byte) string {
 	s := string(content)
@@ -74,21 +96,8 @@ func TestCrashKill9(t *testing.T) {
 	bin := buildBinary(t)
 	home := t.TempDir()
 	ctx := context.Background()
-	store, err := local.Open(filepath.Join(t.TempDir(), "store"), testLog(t).WithField("component", "store"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	if err := store.EnsureUser(ctx, user); err != nil {
-		t.Fatal(err)
-	}
 	// Some latency, so that kills land in the middle of uploads too.
-	url := serveStore(t, store, server.Options{Latency: 5 * time.Millisecond})
-	token, err := store.NewToken(ctx, user)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("TILEDB_REST_TOKEN", token)
+	store, url := daemonBackend(t, server.Options{Latency: 5 * time.Millisecond})
 
 	const writers, perWriter, bursts = 2, 2, 50
 	logs := map[string]*saveLog{}
@@ -217,15 +226,7 @@ func TestDaemonSigtermFlushesPending(t *testing.T) {
 	bin := buildBinary(t)
 	home := t.TempDir()
 	ctx := context.Background()
-	store, err := local.Open(filepath.Join(t.TempDir(), "store"), testLog(t).WithField("component", "store"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	if err := store.EnsureUser(ctx, user); err != nil {
-		t.Fatal(err)
-	}
-	slow := serveStore(t, store, server.Options{Latency: 200 * time.Millisecond})
+	store, slow := daemonBackend(t, server.Options{Latency: 200 * time.Millisecond})
 	// A switchable way to the server: down answers 503 to everything.
 	target, _ := neturl.Parse(slow)
 	proxy := httputil.NewSingleHostReverseProxy(target)
@@ -238,11 +239,6 @@ func TestDaemonSigtermFlushesPending(t *testing.T) {
 		proxy.ServeHTTP(w, r)
 	}))
 	t.Cleanup(front.Close)
-	token, err := store.NewToken(ctx, user)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("TILEDB_REST_TOKEN", token)
 	stored := func(name string) []byte {
 		nbs, err := store.As(user).List(ctx, remote.Owned, user)
 		if err != nil {
