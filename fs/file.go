@@ -344,6 +344,11 @@ func (n *fileNode) loadLocked(ctx context.Context) ([]byte, error) {
 	if n.pend != nil {
 		return n.pendingBytesLocked()
 	}
+	if n.nb.Size == 0 && !n.nb.Version.IsZero() {
+		// The version the listing names is empty: nothing to download
+		// (and nothing needs the remote, offline included).
+		return []byte{}, nil
+	}
 	r := n.dir.root
 	ns, id, version := n.dir.ns, n.nb.ID, n.nb.Version
 	// Read the latest version and cache it under the listing's version.

@@ -601,27 +601,10 @@ func (m *model) expect(o op, what string, exists bool, err error) bool {
 			m.rt.Fatalf("%s offline: %v, want EIO (it needs the remote)", what, err)
 		}
 		return false
-	case m.uncachedEmpty(o, err):
-		m.rt.Logf("%s: EIO offline on an empty notebook never read", what)
-		return false
 	case err != nil:
 		m.rt.Fatalf("%s: %v (offline %v)", what, err, m.offline)
 	}
 	return true
-}
-
-// uncachedEmpty excuses EIO offline from an operation that needs a
-// notebook's current content when that content is empty: the kernel never
-// reads a file of size 0, so after a remount an empty notebook's content
-// is not in the content cache, and offline it cannot be downloaded.
-// (Minor: the listing already says its size is 0.)
-func (m *model) uncachedEmpty(o op, err error) bool {
-	switch o.kind {
-	case "writeAt", "truncate", "ftruncate", "rename":
-	default:
-		return false
-	}
-	return m.offline && errnoOf(err) == syscall.EIO && modelIsNotebook(o.name) && len(m.files[o.name]) == 0 && !m.pending[o.name]
 }
 
 func (m *model) apply(o op) {
