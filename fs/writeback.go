@@ -259,13 +259,6 @@ func (r *Root) uploaded(res writeback.Result) {
 	}
 }
 
-// showsVersion reports whether the node now shows exactly nb.
-func (n *fileNode) showsVersion(nb remote.Notebook) bool {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.pend == nil && n.nb.ID == nb.ID && n.nb.Version.Equal(nb.Version)
-}
-
 // uploaded updates the node after one of its saves was uploaded. It
 // returns the name a notebook it created must be renamed to (the file was
 // renamed during the upload), else "".
