@@ -12,6 +12,7 @@ import (
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
+	"notebookfs/cache/journal"
 	"notebookfs/remote"
 )
 
@@ -27,6 +28,9 @@ type nsDir struct {
 	mu sync.Mutex
 	// pending are new notebooks not uploaded yet, by file name.
 	pending map[string]*fileNode // GUARDED_BY(mu)
+	// replayed are new notebooks a previous run journaled and did not
+	// upload, by file name, until a lookup makes them pending nodes.
+	replayed map[string]journal.Entry // GUARDED_BY(mu)
 	// moved records notebooks renamed to a scratch name (an editor's backup),
 	// by that scratch name: a new file of the old name becomes a new
 	// version of the same notebook, and removing the backup without that
@@ -70,6 +74,10 @@ func newNSDir(r *Root, cat remote.Category, ns string) *nsDir {
 		root: r, cat: cat, ns: ns, key: string(cat) + "/" + ns,
 		pending: map[string]*fileNode{},
 		hidden:  map[string]bool{},
+	}
+	d.replayed = map[string]journal.Entry{}
+	for _, e := range r.wb.UnfinishedCreates(string(cat), ns) {
+		d.replayed[e.Name+".ipynb"] = e
 	}
 	// Backups made before a restart keep their notebooks hidden.
 	d.moved = r.moved.get(d.key, d.scratchDir())
@@ -121,7 +129,16 @@ func (d *nsDir) list(ctx context.Context) (map[string]remote.Notebook, error) {
 	default:
 		nbs, stored, err := d.refreshList(ctx)
 		if err != nil {
-			return nil, err
+			// Unreachable with nothing cached (a mount started offline):
+			// the listing of the last session, if any.
+			var last []remote.Notebook
+			if !d.root.last.load("list/"+d.key, &last) {
+				return nil, err
+			}
+			d.root.log.WithError(err).WithField("path", d.key).Warn("the remote is unreachable; showing the listing of the last session")
+			d.mu.Lock()
+			defer d.mu.Unlock()
+			return d.visible(fileNames(last)), nil
 		}
 		if !stored {
 			// Our own change raced with this listing: use it for this call
@@ -157,6 +174,7 @@ func (d *nsDir) refreshList(ctx context.Context) ([]remote.Notebook, bool, error
 		d.names = nil
 	}
 	d.mu.Unlock()
+	d.root.last.save("list/"+d.key, nbs)
 	d.root.prefetch(d.ns, nbs)
 	return nbs, stored, nil
 }
@@ -273,6 +291,9 @@ func (d *nsDir) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
 	for file := range d.pending {
 		pending = append(pending, file)
 	}
+	for file := range d.replayed {
+		pending = append(pending, file)
+	}
 	d.mu.Unlock()
 	names, err := d.list(ctx)
 	if err != nil {
@@ -320,6 +341,15 @@ func (d *nsDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*g
 	}
 	d.mu.Lock()
 	p := d.pending[name]
+	if e, ok := d.replayed[name]; ok && p == nil {
+		// A new notebook journaled before a restart: shown (and read
+		// from the journal) before its upload.
+		delete(d.replayed, name)
+		p = &fileNode{dir: d, name: name, pend: &e, wbKey: e.Key}
+		d.pending[name] = p
+		d.root.wbn.set(e.Key, p)
+		d.NewInode(ctx, p, gofs.StableAttr{Mode: syscall.S_IFREG})
+	}
 	d.mu.Unlock()
 	if p != nil {
 		p.getattr(ctx, &out.Attr)

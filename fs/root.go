@@ -88,6 +88,7 @@ type Root struct {
 	versionLists *cache.Meta[string, []remote.Version] // by notebook id
 	storage      *storageSettings
 	moved        *movedStore
+	last         *lastKnown
 	nodes        *nodeRegistry
 	bg           *background
 	prefetched   atomic.Int64 // bytes downloaded by prefetch
@@ -173,6 +174,7 @@ func NewRoot(opts Options) (*Root, error) {
 		staging:      staging,
 		storage:      storage,
 		moved:        moved,
+		last:         &lastKnown{dir: filepath.Join(opts.StateDir, "lastknown"), log: opts.Log.WithField("component", "fs")},
 		nodes:        newNodeRegistry(),
 		bg:           newBackground(),
 		started:      time.Now(),
@@ -268,9 +270,17 @@ func (r *Root) whoami(ctx context.Context) (remote.User, error) {
 	defer cancel()
 	u, err := r.client.Whoami(cctx)
 	if err != nil {
+		// Offline at the start: who I was last time (not kept, so the
+		// next access asks again).
+		var last remote.User
+		if r.last.load("user", &last) && last.Username != "" {
+			r.log.WithError(err).Warn("the remote is unreachable; using the user of the last session")
+			return last, nil
+		}
 		return remote.User{}, err
 	}
 	r.user = &u
+	r.last.save("user", u)
 	return u, nil
 }
 

@@ -179,6 +179,19 @@ func (r *Root) uploaded(res writeback.Result) {
 		n = r.nodes.get(e.ID)
 	}
 	d := r.nsDirOf(remote.Category(e.Category), e.Namespace)
+	if d != nil && e.ID == "" {
+		d.mu.Lock()
+		if re, ok := d.replayed[e.Name+".ipynb"]; ok && re.Key == e.Key {
+			// Uploaded before anyone looked it up: the listing has it now
+			// (the upsert below comes first in the listing's eyes).
+			defer func() {
+				d.mu.Lock()
+				delete(d.replayed, e.Name+".ipynb")
+				d.mu.Unlock()
+			}()
+		}
+		d.mu.Unlock()
+	}
 	if res.Outcome == writeback.Saved && res.Notebook.ID == "" {
 		if n != nil {
 			n.uploaded(res)

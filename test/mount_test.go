@@ -4,6 +4,7 @@ package test
 
 import (
 	"context"
+	"errors"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -63,6 +64,9 @@ type envOptions struct {
 	overwrite bool   // --on-conflict=overwrite
 	// callTimeout is fs.Options.CallTimeout (0: its default).
 	callTimeout time.Duration
+	// offline makes every remote call fail from the start of the mount
+	// (heal with e.faults.SetFailRate(0, nil, 0)).
+	offline bool
 }
 
 // needFuse skips when the machine cannot mount.
@@ -131,6 +135,9 @@ func (e *env) mountFS() {
 		client = cloudClient(t, e.store, e.url, e.user, e.opts.token)
 	}
 	e.faults = remotetest.NewFaulty(client)
+	if e.opts.offline {
+		e.faults.SetFailRate(1, errors.New("network is unreachable"), 1)
+	}
 	e.count = remotetest.NewCounting(e.faults)
 	log := testLog(t)
 	e.logs = test.NewLocal(log.Logger)
@@ -187,6 +194,19 @@ func (e *env) unmount() {
 	e.root.Drain(ctx)
 	cancel()
 	e.root.Close() // background work ends before the test does
+	e.logw.Close()
+	e.server = nil
+}
+
+// crash unmounts without waiting for uploads, as a killed daemon would
+// leave things (the journal keeps them).
+func (e *env) crash() {
+	e.t.Helper()
+	if err := e.server.Unmount(); err != nil {
+		e.t.Fatal(err)
+	}
+	e.server.Wait()
+	e.root.Close()
 	e.logw.Close()
 	e.server = nil
 }

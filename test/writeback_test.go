@@ -339,13 +339,7 @@ func TestCorruptJournalEntry(t *testing.T) {
 	mustWrite(t, e.ns("x.ipynb"), nb("x saved"))
 	mustWrite(t, e.ns("y.ipynb"), nb("y saved"))
 	// Stop without the uploads (as a crash would), then damage x's entry.
-	if err := e.server.Unmount(); err != nil {
-		t.Fatal(err)
-	}
-	e.server.Wait()
-	e.root.Close()
-	e.logw.Close()
-	e.server = nil
+	e.crash()
 	data, _ := filepath.Glob(filepath.Join(e.stateDir, "journal", "*.data"))
 	if len(data) != 2 {
 		t.Fatalf("journal holds %d entries, want 2: %v", len(data), data)
@@ -374,5 +368,40 @@ func TestCorruptJournalEntry(t *testing.T) {
 	}
 	if m, _ := filepath.Glob(filepath.Join(e.stateDir, "journal", "corrupt", "*-"+filepath.Base(damaged))); len(m) != 1 {
 		t.Errorf("the corrupt entry was not set aside: %v", m)
+	}
+}
+
+// After a crash, saves still in the journal show at once, before their
+// upload and with the remote unreachable: an existing notebook with its
+// pending content, a new one in the listing; back online they upload.
+func TestPendingSavesShowAfterRestart(t *testing.T) {
+	e := mount(t, envOptions{})
+	e.put("x", nb("v0"))
+	readDir(t, e.ns())
+	e.faults.SetFailRate(1, errors.New("offline"), 1)
+	mustWrite(t, e.ns("x.ipynb"), nb("x edited"))
+	mustWrite(t, e.ns("fresh.ipynb"), nb("created before the crash"))
+	e.crash()
+	e.opts.offline = true
+	e.mountFS()
+	if got := strings.Join(readDir(t, e.ns()), ","); got != "fresh.ipynb,x.ipynb" {
+		t.Fatalf("after the restart, offline: %s", got)
+	}
+	if b := mustRead(t, e.ns("fresh.ipynb")); !bytes.Equal(b, nb("created before the crash")) {
+		t.Errorf("fresh.ipynb reads %q", b)
+	}
+	if b := mustRead(t, e.ns("x.ipynb")); !bytes.Equal(b, nb("x edited")) {
+		t.Errorf("x.ipynb reads %q", b)
+	}
+	e.faults.SetFailRate(0, nil, 1)
+	e.settle()
+	if got := e.storeBytes(e.notebook("fresh").ID); !bytes.Equal(got, nb("created before the crash")) {
+		t.Errorf("fresh in the store: %q", got)
+	}
+	if got := e.storeBytes(e.notebook("x").ID); !bytes.Equal(got, nb("x edited")) {
+		t.Errorf("x in the store: %q", got)
+	}
+	if got := strings.Join(readDir(t, e.ns()), ","); got != "fresh.ipynb,x.ipynb" {
+		t.Errorf("after the uploads: %s", got)
 	}
 }

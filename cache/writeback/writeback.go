@@ -263,6 +263,25 @@ func (u *Uploader) isCancelled(e journal.Entry) bool {
 	return u.cancelled[e.Key] || (e.ID != "" && u.cancelled[e.ID])
 }
 
+// UnfinishedCreates are the newest waiting saves of notebooks not created
+// yet in category/namespace (after a restart: files to show before their
+// upload).
+func (u *Uploader) UnfinishedCreates(category, namespace string) []journal.Entry {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	newest := map[string]journal.Entry{}
+	for _, it := range u.queue {
+		if it.e.ID == "" && it.e.Category == category && it.e.Namespace == namespace {
+			newest[it.e.Key] = it.e
+		}
+	}
+	out := make([]journal.Entry, 0, len(newest))
+	for _, e := range newest {
+		out = append(out, e)
+	}
+	return out
+}
+
 // Unfinished reports the newest save of notebook id (or of key) that is
 // not uploaded yet: readers see pending content.
 func (u *Uploader) Unfinished(key, id string) (journal.Entry, bool) {
