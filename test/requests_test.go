@@ -4,11 +4,13 @@ package test
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // serverRequests reads "notebookfs serve"'s own request counters: the
@@ -78,4 +80,35 @@ func TestRemoteRequestCounts(t *testing.T) {
 	step("create a notebook", 3, func() { mustWrite(t, e.ns("new.ipynb"), nb("new")) })
 	step("getfattr -d, cold", 1, func() { mustTool(t, "getfattr", "-d", e.ns("nb007.ipynb")) })
 	step("getfattr -d, warm", 0, func() { mustTool(t, "getfattr", "-d", e.ns("nb007.ipynb")) })
+}
+
+// Past the metadata TTL, reading a notebook whose version did not change
+// costs one request (the listing's revalidation, in the background) and no
+// content transfer: the cached bytes and the kernel's pages are kept.
+func TestRequestsAfterTTL(t *testing.T) {
+	e := mount(t, envOptions{remote: true, ttl: 300 * time.Millisecond})
+	e.put("x", nb("unchanged"))
+	mustRead(t, e.ns("x.ipynb"))
+	time.Sleep(400 * time.Millisecond) // past the TTL: a state to reach, not a timing asserted
+	before, b := serverRequests(t, e.url)
+	if got := mustRead(t, e.ns("x.ipynb")); !bytes.Equal(got, nb("unchanged")) {
+		t.Fatalf("read %q", got)
+	}
+	e.root.Idle() // the revalidation runs in the background
+	after, a := serverRequests(t, e.url)
+	var routes []string
+	for r, v := range a {
+		if v != b[r] {
+			routes = append(routes, fmt.Sprintf("%s x%d", r, v-b[r]))
+		}
+	}
+	t.Logf("cat after the TTL, version unchanged: %d requests %v", after-before, routes)
+	if after-before > 1 {
+		t.Errorf("cat after the TTL made %d requests, want at most 1: %v", after-before, routes)
+	}
+	for _, r := range routes {
+		if strings.Contains(r, "query/submit") {
+			t.Errorf("cat after the TTL transferred the content again: %v", routes)
+		}
+	}
 }
