@@ -132,14 +132,3 @@ func (r *Root) prefetch(ns string, nbs []remote.Notebook) {
 			WithField("took", time.Since(start).Round(time.Millisecond)).Debug("prefetched")
 	})
 }
-
-// Stats are figures of the mount for monitoring.
-type Stats struct {
-	PrefetchedBytes int64 // downloaded by prefetch since the mount
-	UnsavedFiles    int64 // files whose last upload failed, kept locally
-}
-
-// Stats reports the mount's figures.
-func (r *Root) Stats() Stats {
-	return Stats{PrefetchedBytes: r.prefetched.Load(), UnsavedFiles: r.unsaved.Load()}
-}

@@ -92,7 +92,7 @@ type Root struct {
 	nodes        *nodeRegistry
 	bg           *background
 	prefetched   atomic.Int64 // bytes downloaded by prefetch
-	unsaved      atomic.Int64 // nodes whose changes failed to upload
+	unsaved      atomic.Int64 // nodes holding changes not journaled or refused
 	journal      *journal.Journal
 	wb           *writeback.Uploader
 	wbn          *wbNodes

@@ -376,7 +376,10 @@ type Status struct {
 	Cache          *CacheStatus    `json:"cache,omitempty"`
 	DiskCache      *CacheStatus    `json:"disk_cache,omitempty"`
 	Prefetched     int64           `json:"prefetched_bytes"`
-	Since          time.Time       `json:"mounted_since"`
+	// UnsavedFiles hold changes that could not be journaled (local disk
+	// full or failing) or whose save the remote refused.
+	UnsavedFiles int64     `json:"unsaved_files"`
+	Since        time.Time `json:"mounted_since"`
 }
 
 // CacheStatus are the content cache's figures.
@@ -391,7 +394,7 @@ type CacheStatus struct {
 
 // Status reports the mount's state.
 func (r *Root) Status() Status {
-	s := Status{Uploads: r.wb.Stats(), CorruptEntries: r.corrupt, Prefetched: r.prefetched.Load(), Since: r.started.UTC()}
+	s := Status{Uploads: r.wb.Stats(), CorruptEntries: r.corrupt, Prefetched: r.prefetched.Load(), UnsavedFiles: r.unsaved.Load(), Since: r.started.UTC()}
 	if r.content != nil {
 		c := r.content.Stats()
 		s.Cache = &CacheStatus{Bytes: c.Bytes, MaxBytes: c.MaxBytes, Entries: c.Entries, Hits: c.Hits, Misses: c.Misses, Evictions: c.Evictions}

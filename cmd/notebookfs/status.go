@@ -106,6 +106,9 @@ func printStatus(w io.Writer, dir string, st fs.Status) {
 			fmt.Fprintf(w, "  %s  %s: %s\n", e.Time.Local().Format(time.TimeOnly), e.Path, e.Error)
 		}
 	}
+	if st.UnsavedFiles > 0 {
+		fmt.Fprintf(w, "unsaved: %d files hold changes that could not be journaled or were refused (see the log)\n", st.UnsavedFiles)
+	}
 	if st.CorruptEntries > 0 {
 		fmt.Fprintf(w, "journal: %d corrupt entries found at the start were set aside (see the log), not uploaded\n", st.CorruptEntries)
 	}
