@@ -171,6 +171,14 @@ func (n *fileNode) waitUploaded(ctx context.Context, key, id string) syscall.Err
 	return toErrno(r.log, "fsync", n.path(), err)
 }
 
+// renameCreated gives a notebook we just created the name its file has now
+// (it was renamed while the create was on its way).
+func (r *Root) renameCreated(nb remote.Notebook, name string) (remote.Notebook, error) {
+	ctx, cancel := context.WithTimeout(r.bg.ctx, r.opts.CallTimeout)
+	defer cancel()
+	return r.client.Rename(ctx, nb.Namespace, nb.ID, name)
+}
+
 // uploaded takes the outcome of one entry's upload.
 func (r *Root) uploaded(res writeback.Result) {
 	e := res.Entry
@@ -208,11 +216,9 @@ func (r *Root) uploaded(res writeback.Result) {
 		}
 		n.mu.Unlock()
 		if want != res.Notebook.Name {
-			ctx, cancel := context.WithTimeout(r.bg.ctx, r.opts.CallTimeout)
-			if nb, err := r.client.Rename(ctx, res.Notebook.Namespace, res.Notebook.ID, want); err == nil {
+			if nb, err := r.renameCreated(res.Notebook, want); err == nil {
 				res.Notebook = nb
 			}
-			cancel()
 		}
 	}
 	// The listing learns the notebook before the node leaves the pending
@@ -224,9 +230,7 @@ func (r *Root) uploaded(res writeback.Result) {
 		if name := n.uploaded(res); name != "" {
 			// Created under the name it had when the upload started; the
 			// file has been renamed since.
-			ctx, cancel := context.WithTimeout(r.bg.ctx, r.opts.CallTimeout)
-			nb, err := r.client.Rename(ctx, res.Notebook.Namespace, res.Notebook.ID, name)
-			cancel()
+			nb, err := r.renameCreated(res.Notebook, name)
 			if err != nil {
 				r.log.WithError(err).WithField("path", e.Category+"/"+e.Namespace+"/"+name+".ipynb").
 					Warn("a new notebook renamed during its upload keeps its first name remotely")
