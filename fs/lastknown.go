@@ -29,21 +29,8 @@ func (l *lastKnown) save(name string, v any) {
 	if err == nil {
 		err = os.MkdirAll(l.dir, 0o700)
 	}
-	var tmp *os.File
 	if err == nil {
-		tmp, err = os.CreateTemp(l.dir, ".tmp-*")
-	}
-	if err == nil {
-		_, err = tmp.Write(data)
-		if cerr := tmp.Close(); err == nil {
-			err = cerr
-		}
-		if err == nil {
-			err = os.Rename(tmp.Name(), l.path(name))
-		}
-		if err != nil {
-			os.Remove(tmp.Name())
-		}
+		err = writeFileAtomic(l.dir, l.path(name), data, 0o600, false)
 	}
 	if err != nil {
 		l.log.WithError(err).WithField("what", name).Debug("could not keep the last known answer")

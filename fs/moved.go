@@ -131,29 +131,12 @@ func readJSONFile(path string, v any) error {
 	return nil
 }
 
-// writeJSONAtomic writes v as JSON to a temporary file beside path, fsyncs
-// it and renames it into place.
+// writeJSONAtomic writes v as JSON beside path, fsynced, and renames it
+// into place: state that must survive a crash.
 func writeJSONAtomic(path string, v any) error {
 	data, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".state-*")
-	if err != nil {
-		return err
-	}
-	_, err = tmp.Write(data)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-	}
-	return err
+	return writeFileAtomic(filepath.Dir(path), path, data, 0o600, true)
 }

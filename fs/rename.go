@@ -342,7 +342,7 @@ func (d *nsDir) moveAway(ctx context.Context, src *fileNode, newName string, fla
 	if err := d.ensureScratchDir(); err != nil {
 		return toErrno(d.root.log, "rename", op, err)
 	}
-	if err := writeFileAtomic(d.root.staging, d.scratchPath(newName), data); err != nil {
+	if err := writeFileAtomic(d.root.staging, d.scratchPath(newName), data, 0o644, false); err != nil {
 		return toErrno(d.root.log, "rename", op, err)
 	}
 	if src.nb.ID == "" && src.wbKey != "" {
@@ -484,17 +484,22 @@ func (n *fileNode) bytesLocked(ctx context.Context) ([]byte, error) {
 
 // writeFileAtomic writes a file in tmpDir (same file system, not listed)
 // and renames it into place, so a crash leaves the old file or the new one.
-func writeFileAtomic(tmpDir, path string, data []byte) error {
-	f, err := os.CreateTemp(tmpDir, "scratch-*")
+// With sync the content is fsynced before the rename (state that must
+// survive a crash); without, a crash may lose it (caches, scratch files).
+func writeFileAtomic(tmpDir, path string, data []byte, mode os.FileMode, sync bool) error {
+	f, err := os.CreateTemp(tmpDir, ".tmp-*")
 	if err != nil {
 		return err
 	}
 	_, err = f.Write(data)
+	if err == nil && sync {
+		err = f.Sync()
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Chmod(f.Name(), 0o644)
+		err = os.Chmod(f.Name(), mode)
 	}
 	if err == nil {
 		err = os.Rename(f.Name(), path)
