@@ -308,8 +308,7 @@ Example:
 }
 
 func runWhoami(args []string) error {
-	var c common
-	set := newFlagSet("whoami", `Usage: notebookfs whoami [flags]
+	return verbBackend("whoami", `Usage: notebookfs whoami [flags]
 
 Prints who the backend says I am, and my organizations with my role in
 each, then the backend (host or embedded store).
@@ -317,22 +316,10 @@ each, then the backend (host or embedded store).
 Examples:
   notebookfs whoami
   notebookfs whoami --json --remote http://127.0.0.1:8181
-`+backendHelp)
-	c.register(set, true)
-	if _, err := parseCommand(set, args, 0, 0); err != nil {
-		return err
-	}
-	log, err := c.logger()
-	if err != nil {
-		return err
-	}
-	ctx, cancel := commandContext()
-	defer cancel()
-	be, err := c.open(ctx, log)
-	if err != nil {
-		return err
-	}
-	defer be.close()
+`, args, 0, 0, nil, whoami)
+}
+
+func whoami(ctx context.Context, c *common, be *backend, _ []string) error {
 	u, err := be.client.Whoami(ctx)
 	if err != nil {
 		return err

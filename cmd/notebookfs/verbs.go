@@ -33,6 +33,14 @@ by id as tiledb://NAMESPACE/<uuid>.
 // verb parses a verb's command line and runs fn with the backend's client.
 func verb(name, text string, args []string, minPos, maxPos int, extra func(*flag.FlagSet),
 	fn func(ctx context.Context, c *common, client remote.Client, pos []string) error) error {
+	return verbBackend(name, text, args, minPos, maxPos, extra, func(ctx context.Context, c *common, be *backend, pos []string) error {
+		return fn(ctx, c, be.client, pos)
+	})
+}
+
+// verbBackend is verb for commands that need the backend itself (its name).
+func verbBackend(name, text string, args []string, minPos, maxPos int, extra func(*flag.FlagSet),
+	fn func(ctx context.Context, c *common, be *backend, pos []string) error) error {
 	var c common
 	set := newFlagSet(name, text+backendHelp)
 	c.register(set, true)
@@ -54,7 +62,7 @@ func verb(name, text string, args []string, minPos, maxPos int, extra func(*flag
 		return err
 	}
 	defer be.close()
-	return fn(ctx, &c, be.client, pos)
+	return fn(ctx, &c, be, pos)
 }
 
 // say prints a human line on stdout unless --json.
