@@ -174,7 +174,9 @@ func (d *nsDir) refreshList(ctx context.Context) ([]remote.Notebook, bool, error
 		d.names = nil
 	}
 	d.mu.Unlock()
-	d.root.last.save("list/"+d.key, nbs)
+	// Kept for a mount started offline; off the listing's path (nbs is
+	// never modified: our own edits copy it).
+	d.root.background(func(context.Context) { d.root.last.save("list/"+d.key, nbs) })
 	d.root.prefetch(d.ns, nbs)
 	return nbs, stored, nil
 }
