@@ -434,6 +434,9 @@ func (u *Uploader) worker() {
 			u.mu.Unlock()
 			return
 		}
+		if err != nil && u.supersede(it, err) {
+			continue
+		}
 		if err != nil {
 			res = Result{Entry: e, Outcome: Failed, Err: err}
 			u.o.Log.WithError(err).WithField("path", entryPath(e)).
@@ -446,6 +449,28 @@ func (u *Uploader) worker() {
 		}
 		u.finish(it, res)
 	}
+}
+
+// supersede drops a refused save when a newer save of the same notebook
+// is queued behind it: keeping it for the next mount would upload older
+// content over the newer one there.
+func (u *Uploader) supersede(it *item, err error) bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	newer := slices.ContainsFunc(u.queue, func(o *item) bool {
+		return o != it && sameNotebook(o.e, it.e) && o.e.Seq > it.e.Seq
+	})
+	if !newer {
+		return false
+	}
+	u.o.Log.WithError(err).WithField("path", entryPath(it.e)).
+		Warn("the remote refused a save; a newer save of the same notebook replaces it")
+	u.noteErrorLocked(it.e, err)
+	u.stats.Coalesced++
+	u.queue = slices.DeleteFunc(u.queue, func(o *item) bool { return o == it })
+	u.removeEntry(it.e)
+	u.cond.Broadcast()
+	return true
 }
 
 // retry puts an item back with a backoff delay.

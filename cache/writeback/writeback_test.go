@@ -1052,6 +1052,47 @@ func TestPermanentFailure(t *testing.T) {
 	}
 }
 
+// A save refused while a newer save of the same notebook waits behind it is
+// dropped, not kept for the next mount: replaying it there would put older
+// content over the newer save (found by the crash test as a conflict copy
+// of the notebook's own older save).
+func TestRefusedSaveSupersededByNewer(t *testing.T) {
+	e := newEnv(t)
+	nb := e.create("nb", nbData("v0"))
+	g := newGate("Write", nb.ID)
+	e.setHook(g.hook)
+	u := e.start(e.options(), nil)
+	old := e.journal(saveOf(nb), nbData("refused"))
+	u.Add(old)
+	g.wait(t)
+	newer := e.journal(next(old), nbData("newer"))
+	u.Add(newer)
+	e.faulty.FailNext("Write", 1, remote.ErrInvalid)
+	close(g.release)
+	drain(t, u)
+
+	if got := e.latest(nb.ID); !bytes.Equal(got, nbData("newer")) {
+		t.Fatalf("latest %q", got)
+	}
+	if rs := e.doneResults(); len(rs) != 1 || rs[0].Outcome != Saved || rs[0].Entry.Seq != newer.Seq {
+		t.Fatalf("results %+v, want only the newer save's", rs)
+	}
+	if s := u.Stats(); len(s.Failed) != 0 || len(s.LastErrors) != 1 {
+		t.Fatalf("stats %+v", s)
+	}
+	e.wantEmptyJournal()
+
+	// Nothing is left for the next start to upload.
+	u.Close()
+	_, replay, _, err := journal.Open(e.jdir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(replay) != 0 {
+		t.Fatalf("the next start would replay %+v", replay)
+	}
+}
+
 // The real store refuses an over-long name: a permanent failure of a create.
 func TestPermanentFailureOfCreate(t *testing.T) {
 	e := newEnv(t)
