@@ -179,6 +179,14 @@ func (u *Uploader) Add(e journal.Entry) {
 }
 
 func (u *Uploader) addLocked(it *item) {
+	if w, ok := u.written[it.e.ID]; ok && it.e.ID != "" && it.e.Base.Before(w) && !it.replayed {
+		// Journaled while the save before it was finishing: it builds on
+		// the version we wrote (see followLocked).
+		it.e.Base = w
+		if err := u.o.Journal.Update(it.e); err != nil {
+			u.o.Log.WithError(err).WithField("path", entryPath(it.e)).Warn("recording a save's base in the journal")
+		}
+	}
 	q := u.queue[:0]
 	for _, o := range u.queue {
 		// A save that was tried (or comes from a previous run) may have
@@ -532,21 +540,42 @@ func (u *Uploader) finish(it *item, res Result) {
 		} else if res.Notebook.ID != "" {
 			u.written[res.Notebook.ID] = res.Notebook.Version
 		}
-		if res.Notebook.ID != "" && res.Notebook.ID != it.e.ID {
-			// Later saves of a notebook just created (or created again
-			// after a remote delete) go to its new id.
+		if res.Notebook.ID != "" {
 			for _, o := range u.queue {
-				if o.e.Key == it.e.Key && (o.e.ID == "" || o.e.ID == it.e.ID) && !o.inflight {
-					o.e.ID = res.Notebook.ID
-					if err := u.o.Journal.Update(o.e); err != nil {
-						u.o.Log.WithError(err).Warn("recording a new notebook's id in the journal")
-					}
+				if !o.inflight && sameNotebook(o.e, it.e) {
+					u.followLocked(o, it.e, res)
 				}
 			}
 		}
 		u.removeEntry(it.e)
 	}
 	u.cond.Broadcast()
+}
+
+// followLocked updates a later queued save of the notebook whose save e
+// has just been uploaded as res, in memory and in the journal before e
+// leaves it: saves of a notebook just created (or created again after a
+// remote delete) go to its new id, and saves that build on ours are based
+// on the version we wrote. That base is what tells, after a restart, that
+// this version is our own and no conflict: Prevs keeps only the newest
+// checksums, and many saves may coalesce while one uploads.
+func (u *Uploader) followLocked(o *item, e journal.Entry, res Result) {
+	changed := false
+	if res.Notebook.ID != e.ID && o.e.Key == e.Key && (o.e.ID == "" || o.e.ID == e.ID) {
+		o.e.ID = res.Notebook.ID
+		changed = true
+	}
+	if res.Outcome == Saved && o.e.ID == res.Notebook.ID && o.e.Base.Before(res.Notebook.Version) {
+		o.e.Base = res.Notebook.Version
+		o.e.AddPrev(e.Sum)
+		changed = true
+	}
+	if !changed {
+		return
+	}
+	if err := u.o.Journal.Update(o.e); err != nil {
+		u.o.Log.WithError(err).WithField("path", entryPath(o.e)).Warn("recording an uploaded save's successor in the journal")
+	}
 }
 
 // retryable: everything but a definite refusal is worth another try.
@@ -603,7 +632,8 @@ func (u *Uploader) upload(e journal.Entry, replayed bool) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	log.WithField("version", nb.Version.UTC().Format(time.RFC3339Nano)).WithField("base", e.Base.UTC().Format(time.RFC3339Nano)).Debug("uploaded")
+	log.WithField("version", nb.Version.UTC().Format(time.RFC3339Nano)).WithField("base", e.Base.UTC().Format(time.RFC3339Nano)).
+		WithField("seq", e.Seq).WithField("saved", e.Time.UTC().Format(time.RFC3339Nano)).WithField("replayed", replayed).Debug("uploaded")
 	if u.o.Overwrite {
 		return Result{Entry: e, Outcome: Saved, Notebook: nb}, nil
 	}
@@ -638,6 +668,8 @@ func (u *Uploader) verify(e journal.Entry, nb remote.Notebook, mine io.ReaderAt)
 	u.mu.Lock()
 	ours := !prev.IsZero() && prev.Equal(u.written[e.ID])
 	u.mu.Unlock()
+	log.WithField("seq", e.Seq).WithField("before", prev.UTC().Format(time.RFC3339Nano)).WithField("ours", ours).
+		WithError(err).Debug("checked the version before this save")
 	switch {
 	case errors.Is(err, remote.ErrNotFound):
 		return saved, nil // ours is the first version (recreated meanwhile)
@@ -652,6 +684,8 @@ func (u *Uploader) verify(e journal.Entry, nb remote.Notebook, mine io.ReaderAt)
 		log.WithError(err).Warn("saved, but could not read the version before it to check for a conflict")
 		return saved, nil
 	}
+	log.WithField("seq", e.Seq).WithField("size", len(theirs)).WithField("sum", sum[:12]).WithField("mine", e.Sum[:12]).
+		WithField("prevs", len(e.Prevs)).Debug("read the version before this save")
 	if sum == e.Sum || slices.Contains(e.Prevs, sum) || partialOf(theirs, mine, e.Size) {
 		// An earlier save of ours (recorded before a restart), the very
 		// content ours was based on written again, or what a write of

@@ -1093,6 +1093,101 @@ func TestRefusedSaveSupersededByNewer(t *testing.T) {
 	}
 }
 
+// Many saves coalesce while one uploads, more than Prevs keeps: after a
+// restart the newest must still see the uploaded one as its own, not as
+// someone else's (found by the crash test: a conflict copy of our own
+// save after a chain of 20 quick saves).
+func TestLongChainAcrossRestart(t *testing.T) {
+	e := newEnv(t)
+	nb := e.create("chain", nbData("v0"))
+	// The first Write waits for release; the second waits until the
+	// uploader stops, so that its save stays for the next start.
+	release := make(chan struct{})
+	var writes atomic.Int32
+	e.setHook(func(ctx context.Context, method, target string) func() {
+		if method != "Write" || target != nb.ID {
+			return nil
+		}
+		switch writes.Add(1) {
+		case 1:
+			<-release
+		case 2:
+			<-ctx.Done()
+		}
+		return nil
+	})
+	u := New(e.options(), nil)
+	first := e.journal(saveOf(nb), nbData("save 0"))
+	u.Add(first)
+	poll(t, "the first upload", func() bool { return writes.Load() == 1 })
+	last := first
+	for i := 1; i <= 20; i++ {
+		last = e.journal(next(last), nbData(fmt.Sprintf("save %d", i)))
+		u.Add(last)
+	}
+	if len(last.Prevs) >= 20 {
+		t.Fatalf("Prevs keeps %d checksums: the test needs a chain longer than that", len(last.Prevs))
+	}
+	close(release)
+	poll(t, "the second upload", func() bool { return writes.Load() == 2 })
+	u.Close()
+	if r := e.onlyResult(); r.Outcome != Saved || r.Entry.Seq != first.Seq {
+		t.Fatalf("result %+v", r)
+	}
+
+	_, replay, _, err := journal.Open(e.jdir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(replay) != 1 || replay[0].Seq != last.Seq {
+		t.Fatalf("replay %+v, want only the newest save", replay)
+	}
+	u2 := e.start(e.options(), replay)
+	drain(t, u2)
+	rs := e.doneResults()
+	if r := rs[len(rs)-1]; r.Outcome != Saved || r.Entry.Seq != last.Seq {
+		t.Fatalf("after the restart: result %+v, want Saved", r)
+	}
+	if got := e.latest(nb.ID); !bytes.Equal(got, nbData("save 20")) {
+		t.Fatalf("latest %q", got)
+	}
+	if len(e.list()) != 1 {
+		t.Fatalf("notebooks %+v: no conflict copy expected", e.list())
+	}
+	e.wantEmptyJournal()
+}
+
+// A save journaled with the base from before our last upload (its close
+// raced with that upload's end) is based on the version we wrote, in the
+// journal too, so a restart does not take that version for someone else's.
+func TestStaleBaseFollowsOurUpload(t *testing.T) {
+	e := newEnv(t)
+	nb := e.create("race", nbData("v0"))
+	u := New(e.options(), nil)
+	first := e.journal(saveOf(nb), nbData("first"))
+	u.Add(first)
+	drain(t, u)
+	uploaded := e.onlyResult().Notebook.Version
+	e.setHook(func(ctx context.Context, method, target string) func() {
+		if method == "Write" {
+			<-ctx.Done() // stays for the next start
+		}
+		return nil
+	})
+	stale := saveOf(nb) // base: v0, before our upload
+	stale.Time = time.Now().UTC()
+	stale = e.journal(stale, nbData("second"))
+	u.Add(stale)
+	u.Close()
+	_, replay, _, err := journal.Open(e.jdir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(replay) != 1 || !replay[0].Base.Equal(uploaded) {
+		t.Fatalf("journal holds %+v, want the save based on %v", replay, uploaded)
+	}
+}
+
 // The real store refuses an over-long name: a permanent failure of a create.
 func TestPermanentFailureOfCreate(t *testing.T) {
 	e := newEnv(t)
