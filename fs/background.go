@@ -37,13 +37,14 @@ func newBackground() *background {
 	return b
 }
 
-// background runs f in a goroutine tracked by the Root.
-func (r *Root) background(f func(ctx context.Context)) {
+// background runs f in a goroutine tracked by the Root, unless the Root is
+// closed (false).
+func (r *Root) background(f func(ctx context.Context)) bool {
 	b := r.bg
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.ctx.Err() != nil {
-		return
+		return false
 	}
 	b.n++
 	go func() {
@@ -57,6 +58,7 @@ func (r *Root) background(f func(ctx context.Context)) {
 		}()
 		f(b.ctx)
 	}()
+	return true
 }
 
 // Idle waits until no background work runs (tests, benchmarks).

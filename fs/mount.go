@@ -61,6 +61,14 @@ func Mount(dir string, root *Root, mo MountOptions) (*fuse.Server, io.Closer, er
 		opts.MountOptions.Options = append(opts.MountOptions.Options, "ro")
 	}
 	start := time.Now()
+	// Who I am decides what owned/ shows and where notebooks may be
+	// created: asked before the mount appears, so that the first listing
+	// neither waits for it nor pays a request for it. Slow or unreachable:
+	// the mount goes on and the first access asks again (or waits).
+	select {
+	case <-root.askUser():
+	case <-time.After(mountUserWait):
+	}
 	server, err := gofs.Mount(dir, root, opts)
 	if err != nil {
 		w.Close()

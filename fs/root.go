@@ -284,6 +284,26 @@ func (r *Root) whoami(ctx context.Context) (remote.User, error) {
 	return u, nil
 }
 
+// mountUserWait bounds how long a mount waits for the remote to say who I
+// am before it is served (the answer still arrives in the background).
+const mountUserWait = 2 * time.Second
+
+// askUser asks the remote who I am in the background, once at the start;
+// the channel closes when the answer (or failure) is in. A failure is not
+// kept: the first access asks again.
+func (r *Root) askUser() <-chan struct{} {
+	done := make(chan struct{})
+	if !r.background(func(ctx context.Context) {
+		defer close(done)
+		if _, err := r.whoami(ctx); err != nil {
+			r.log.WithError(err).Warn("could not ask the remote who I am; asked again at the first access")
+		}
+	}) {
+		close(done) // closed already
+	}
+	return done
+}
+
 // callCtx gives a remote call its deadline. Reads and listings keep the
 // caller's cancellation (an interrupted ls stops waiting).
 func (r *Root) callCtx(ctx context.Context) (context.Context, context.CancelFunc) {

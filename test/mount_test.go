@@ -67,6 +67,8 @@ type envOptions struct {
 	// offline makes every remote call fail from the start of the mount
 	// (heal with e.faults.SetFailRate(0, nil, 0)).
 	offline bool
+	// failWhoami fails the first Whoami calls with a connection error.
+	failWhoami int
 }
 
 // needFuse skips when the machine cannot mount.
@@ -137,6 +139,9 @@ func (e *env) mountFS() {
 	e.faults = remotetest.NewFaulty(client)
 	if e.opts.offline {
 		e.faults.SetFailRate(1, errors.New("network is unreachable"), 1)
+	}
+	if e.opts.failWhoami > 0 {
+		e.faults.FailNext("Whoami", e.opts.failWhoami, errors.New("connection refused"))
 	}
 	e.count = remotetest.NewCounting(e.faults)
 	log := testLog(t)
