@@ -299,7 +299,7 @@ func (r *Root) askUser() <-chan struct{} {
 			r.log.WithError(err).Warn("could not ask the remote who I am; asked again at the first access")
 		}
 	}) {
-		close(done) // closed already
+		close(done) // the Root is closed: nothing to wait for
 	}
 	return done
 }

@@ -63,9 +63,7 @@ func (r *Root) openJournal() error {
 		var bytes int64
 		for _, e := range entries {
 			bytes += e.Size
-			r.log.WithField("seq", e.Seq).WithField("path", e.Category+"/"+e.Namespace+"/"+e.Name+".ipynb").
-				WithField("saved", e.Time.UTC().Format(time.RFC3339Nano)).WithField("base", e.Base.UTC().Format(time.RFC3339Nano)).
-				WithField("sum", e.Sum[:min(12, len(e.Sum))]).WithField("prevs", len(e.Prevs)).Debug("left in the journal")
+			r.log.WithFields(e.LogFields()).Debug("left in the journal")
 		}
 		r.log.WithField("saves", len(entries)).WithField("bytes", bytes).Info("uploading saves a previous run left in the journal")
 	}
@@ -149,9 +147,7 @@ func (n *fileNode) journalEntryLocked(op string, r io.ReaderAt, size int64) (jou
 	if err != nil {
 		return e, toErrno(root.log, op, n.dir.path(n.name), err)
 	}
-	root.log.WithField("seq", e.Seq).WithField("path", n.dir.path(n.name)).WithField("saved", e.Time.Format(time.RFC3339Nano)).
-		WithField("base", e.Base.UTC().Format(time.RFC3339Nano)).WithField("sum", e.Sum[:12]).WithField("prevs", len(e.Prevs)).
-		Debug("journaled")
+	root.log.WithFields(e.LogFields()).Debug("journaled")
 	n.pend = &e
 	n.dirty = false
 	n.setUnsavedLocked(false)

@@ -25,6 +25,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/sirupsen/logrus"
 )
 
 // maxPrevs bounds Entry.Prevs: an older predecessor only matters after a
@@ -59,6 +61,19 @@ func (e *Entry) AddPrev(sum string) {
 	e.Prevs = append(e.Prevs, sum)
 	if len(e.Prevs) > maxPrevs {
 		e.Prevs = e.Prevs[len(e.Prevs)-maxPrevs:]
+	}
+}
+
+// LogFields describe the entry in a (debug) log line: what tells one save
+// of a notebook from another, and what it was based on.
+func (e Entry) LogFields() logrus.Fields {
+	return logrus.Fields{
+		"path":  e.Category + "/" + e.Namespace + "/" + e.Name + ".ipynb",
+		"seq":   e.Seq,
+		"saved": e.Time.UTC().Format(time.RFC3339Nano),
+		"base":  e.Base.UTC().Format(time.RFC3339Nano),
+		"sum":   e.Sum[:min(12, len(e.Sum))],
+		"prevs": len(e.Prevs),
 	}
 }
 

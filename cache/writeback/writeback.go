@@ -600,7 +600,6 @@ func (u *Uploader) upload(e journal.Entry, replayed bool) (Result, error) {
 	}
 	defer f.Close()
 	body := func() io.Reader { return io.NewSectionReader(f, 0, e.Size) }
-	log := u.o.Log.WithField("path", entryPath(e))
 
 	if e.ID == "" {
 		if replayed {
@@ -632,8 +631,8 @@ func (u *Uploader) upload(e journal.Entry, replayed bool) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	log.WithField("version", nb.Version.UTC().Format(time.RFC3339Nano)).WithField("base", e.Base.UTC().Format(time.RFC3339Nano)).
-		WithField("seq", e.Seq).WithField("saved", e.Time.UTC().Format(time.RFC3339Nano)).WithField("replayed", replayed).Debug("uploaded")
+	u.o.Log.WithFields(e.LogFields()).WithField("version", nb.Version.UTC().Format(time.RFC3339Nano)).
+		WithField("replayed", replayed).Debug("uploaded")
 	if u.o.Overwrite {
 		return Result{Entry: e, Outcome: Saved, Notebook: nb}, nil
 	}
@@ -668,7 +667,7 @@ func (u *Uploader) verify(e journal.Entry, nb remote.Notebook, mine io.ReaderAt)
 	u.mu.Lock()
 	ours := !prev.IsZero() && prev.Equal(u.written[e.ID])
 	u.mu.Unlock()
-	log.WithField("seq", e.Seq).WithField("before", prev.UTC().Format(time.RFC3339Nano)).WithField("ours", ours).
+	u.o.Log.WithFields(e.LogFields()).WithField("before", prev.UTC().Format(time.RFC3339Nano)).WithField("ours", ours).
 		WithError(err).Debug("checked the version before this save")
 	switch {
 	case errors.Is(err, remote.ErrNotFound):
@@ -684,8 +683,8 @@ func (u *Uploader) verify(e journal.Entry, nb remote.Notebook, mine io.ReaderAt)
 		log.WithError(err).Warn("saved, but could not read the version before it to check for a conflict")
 		return saved, nil
 	}
-	log.WithField("seq", e.Seq).WithField("size", len(theirs)).WithField("sum", sum[:12]).WithField("mine", e.Sum[:12]).
-		WithField("prevs", len(e.Prevs)).Debug("read the version before this save")
+	u.o.Log.WithFields(e.LogFields()).WithField("their_size", len(theirs)).WithField("their_sum", sum[:12]).
+		Debug("read the version before this save")
 	if sum == e.Sum || slices.Contains(e.Prevs, sum) || partialOf(theirs, mine, e.Size) {
 		// An earlier save of ours (recorded before a restart), the very
 		// content ours was based on written again, or what a write of
