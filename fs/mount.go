@@ -1,6 +1,7 @@
 package fs
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -9,6 +10,8 @@ import (
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 	"github.com/sirupsen/logrus"
+
+	"notebookfs/remote"
 )
 
 // MountOptions are the kernel-facing settings of a mount.
@@ -65,8 +68,13 @@ func Mount(dir string, root *Root, mo MountOptions) (*fuse.Server, io.Closer, er
 	// created: asked before the mount appears, so that the first listing
 	// neither waits for it nor pays a request for it. Slow or unreachable:
 	// the mount goes on and the first access asks again (or waits).
+	// Refused credentials: a mount where every access fails helps nobody.
 	select {
-	case <-root.askUser():
+	case err := <-root.askUser():
+		if errors.Is(err, remote.ErrUnauthenticated) {
+			w.Close()
+			return nil, nil, fmt.Errorf("mounting %s: the remote refused the credentials; log in again (notebookfs login, or set TILEDB_REST_TOKEN; notebookfs doctor checks them): %w", dir, err)
+		}
 	case <-time.After(mountUserWait):
 	}
 	server, err := gofs.Mount(dir, root, opts)

@@ -12,6 +12,7 @@ package fs
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -271,9 +272,9 @@ func (r *Root) whoami(ctx context.Context) (remote.User, error) {
 	u, err := r.client.Whoami(cctx)
 	if err != nil {
 		// Offline at the start: who I was last time (not kept, so the
-		// next access asks again).
+		// next access asks again). Refused credentials are no outage.
 		var last remote.User
-		if r.last.load("user", &last) && last.Username != "" {
+		if !errors.Is(err, remote.ErrUnauthenticated) && r.last.load("user", &last) && last.Username != "" {
 			r.log.WithError(err).Warn("the remote is unreachable; using the user of the last session")
 			return last, nil
 		}
@@ -289,17 +290,18 @@ func (r *Root) whoami(ctx context.Context) (remote.User, error) {
 const mountUserWait = 2 * time.Second
 
 // askUser asks the remote who I am in the background, once at the start;
-// the channel closes when the answer (or failure) is in. A failure is not
-// kept: the first access asks again.
-func (r *Root) askUser() <-chan struct{} {
-	done := make(chan struct{})
+// the channel gets the outcome. A failure is not kept: the first access
+// asks again.
+func (r *Root) askUser() <-chan error {
+	done := make(chan error, 1)
 	if !r.background(func(ctx context.Context) {
-		defer close(done)
-		if _, err := r.whoami(ctx); err != nil {
+		_, err := r.whoami(ctx)
+		if err != nil && !errors.Is(err, remote.ErrUnauthenticated) {
 			r.log.WithError(err).Warn("could not ask the remote who I am; asked again at the first access")
 		}
+		done <- err
 	}) {
-		close(done) // the Root is closed: nothing to wait for
+		done <- errors.New("closed")
 	}
 	return done
 }

@@ -43,9 +43,11 @@ type env struct {
 	logw     interface{ Close() error }
 	opts     envOptions
 	url      string // remote: the server's base URL
-	root     *fs.Root
-	logs     *test.Hook // every log entry of the mount
-	group    *[]*env    // every mount of this store: settle drains them all
+	// mountToken is the token the mount's client presents (remote).
+	mountToken string
+	root       *fs.Root
+	logs       *test.Hook // every log entry of the mount
+	group      *[]*env    // every mount of this store: settle drains them all
 }
 
 type envOptions struct {
@@ -134,7 +136,14 @@ func (e *env) mountFS() {
 	t.Helper()
 	var client remote.Client = e.store.As(e.user)
 	if e.url != "" {
-		client = cloudClient(t, e.store, e.url, e.user, e.opts.token)
+		e.mountToken = e.opts.token
+		if e.mountToken == "" {
+			var err error
+			if e.mountToken, err = e.store.NewToken(context.Background(), e.user); err != nil {
+				t.Fatal(err)
+			}
+		}
+		client = cloudClient(t, e.store, e.url, e.user, e.mountToken)
 	}
 	e.faults = remotetest.NewFaulty(client)
 	if e.opts.offline {

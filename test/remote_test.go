@@ -4,6 +4,7 @@ package test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -12,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"notebookfs/remote/server"
 )
 
 // Mounted through the TileDB Cloud client and notebookfs serve: alice's
@@ -91,24 +94,48 @@ func TestRemoteFaultsListAndRead(t *testing.T) {
 	t.Logf("ls -l and cat of %d notebooks at a 20%% fault rate: %v, %d remote calls", len(files), time.Since(start).Round(time.Millisecond), e.count.Total())
 }
 
-// An expired or wrong token: a clear EACCES and one log line that says how
-// to log in, and the token appears in no log line.
+// A token revoked while mounted: a clear EACCES and one log line that says
+// how to log in, and the token appears in no log line.
 func TestRemoteExpiredToken(t *testing.T) {
-	const bogus = "0123456789abcdef-not-a-token"
-	e := mount(t, envOptions{remote: true, token: bogus})
-	_, err := os.ReadDir(e.path("owned"))
-	wantErrno(t, "listing with a bad token", err, syscall.EACCES)
+	e := mount(t, envOptions{remote: true})
+	tok := e.mountToken
+	if err := e.store.RevokeToken(context.Background(), tok); err != nil {
+		t.Fatal(err)
+	}
+	_, err := os.ReadDir(e.ns())
+	wantErrno(t, "listing with a revoked token", err, syscall.EACCES)
 	var hint bool
 	for _, entry := range e.logs.AllEntries() {
 		line, _ := entry.String()
 		if strings.Contains(line, "log in") {
 			hint = true
 		}
-		if strings.Contains(line, bogus) {
+		if strings.Contains(line, tok) {
 			t.Errorf("a log line shows the token: %s", line)
 		}
 	}
 	if !hint {
 		t.Errorf("no log line says how to log in; logs: %d entries", len(e.logs.AllEntries()))
 	}
+}
+
+// A mount whose credentials the remote refuses from the start does not
+// mount: exit 4 and a message that says how to log in, without the token.
+func TestMountRefusedCredentials(t *testing.T) {
+	needFuse(t)
+	_, url := daemonBackend(t, server.Options{})
+	const bogus = "0123456789abcdef-not-a-token"
+	c := newCLI(t, "TILEDB_REST_TOKEN="+bogus)
+	mnt := t.TempDir()
+	res := c.run("mount", "--remote", url, mnt)
+	if res.code != 4 {
+		t.Errorf("mount with a refused token: exit %d, want 4\n%s", res.code, res.stderr)
+	}
+	if !strings.Contains(res.stderr, "notebookfs login") || strings.Contains(res.stderr+res.stdout, bogus) {
+		t.Errorf("want a hint to log in and no token in:\n%s", res.stderr)
+	}
+	if isMounted(mnt) {
+		t.Errorf("%s is mounted", mnt)
+	}
+	t.Logf("mount with a refused token: exit %d\n%s", res.code, res.stderr)
 }

@@ -294,6 +294,19 @@ func TestTokens(t *testing.T) {
 	if err := s.db.QueryRow(`SELECT count(*) FROM tokens WHERE hash = ? OR hash = ?`, t1, []byte(t1)).Scan(&n); err != nil || n != 0 {
 		t.Fatalf("raw token found in the database (%d, %v)", n, err)
 	}
+	// Revoking one token leaves the other.
+	if err := s.RevokeToken(ctx, t1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.UserForToken(ctx, t1); !errors.Is(err, remote.ErrUnauthenticated) {
+		t.Fatalf("revoked token: %v, want ErrUnauthenticated", err)
+	}
+	if u, err := s.UserForToken(ctx, t2); err != nil || u != "alice" {
+		t.Fatalf("the other token after a revoke: %q, %v", u, err)
+	}
+	if err := s.RevokeToken(ctx, t1); !errors.Is(err, remote.ErrNotFound) {
+		t.Fatalf("revoking twice: %v, want ErrNotFound", err)
+	}
 }
 
 func TestVersionTimesStrictlyIncrease(t *testing.T) {

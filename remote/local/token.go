@@ -49,3 +49,19 @@ func (s *Store) UserForToken(ctx context.Context, token string) (string, error) 
 	}
 	return user, nil
 }
+
+// RevokeToken makes a token unknown from now on (ErrUnauthenticated for
+// every request that presents it); revoking an unknown token is ErrNotFound.
+func (s *Store) RevokeToken(ctx context.Context, token string) error {
+	sum := sha256.Sum256([]byte(token))
+	return s.writeTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM tokens WHERE hash = ?`, sum[:])
+		if err != nil {
+			return fmt.Errorf("revoke token: %w", err)
+		}
+		if n, err := res.RowsAffected(); err == nil && n == 0 {
+			return fmt.Errorf("revoke token: %w", remote.ErrNotFound)
+		}
+		return nil
+	})
+}
