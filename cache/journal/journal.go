@@ -64,11 +64,16 @@ func (e *Entry) AddPrev(sum string) {
 	}
 }
 
+// Path is where the entry's notebook shows in a mount: category/namespace/name.ipynb.
+func (e Entry) Path() string {
+	return e.Category + "/" + e.Namespace + "/" + e.Name + ".ipynb"
+}
+
 // LogFields describe the entry in a (debug) log line: what tells one save
 // of a notebook from another, and what it was based on.
 func (e Entry) LogFields() logrus.Fields {
 	return logrus.Fields{
-		"path":  e.Category + "/" + e.Namespace + "/" + e.Name + ".ipynb",
+		"path":  e.Path(),
 		"seq":   e.Seq,
 		"saved": e.Time.UTC().Format(time.RFC3339Nano),
 		"base":  e.Base.UTC().Format(time.RFC3339Nano),

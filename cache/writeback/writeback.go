@@ -179,12 +179,12 @@ func (u *Uploader) Add(e journal.Entry) {
 }
 
 func (u *Uploader) addLocked(it *item) {
-	if w, ok := u.written[it.e.ID]; ok && it.e.ID != "" && it.e.Base.Before(w) && !it.replayed {
+	if w, ok := u.written[it.e.ID]; ok && it.e.Base.Before(w) && !it.replayed {
 		// Journaled while the save before it was finishing: it builds on
 		// the version we wrote (see followLocked).
 		it.e.Base = w
 		if err := u.o.Journal.Update(it.e); err != nil {
-			u.o.Log.WithError(err).WithField("path", entryPath(it.e)).Warn("recording a save's base in the journal")
+			u.o.Log.WithError(err).WithField("path", it.e.Path()).Warn("recording a save's base in the journal")
 		}
 	}
 	q := u.queue[:0]
@@ -378,15 +378,11 @@ func (u *Uploader) Stats() Stats {
 }
 
 func pendingOf(it *item) PendingEntry {
-	p := PendingEntry{Path: entryPath(it.e), Size: it.e.Size, Saved: it.e.Time, Attempts: it.attempts}
+	p := PendingEntry{Path: it.e.Path(), Size: it.e.Size, Saved: it.e.Time, Attempts: it.attempts}
 	if it.lastErr != nil {
 		p.Error = it.lastErr.Error()
 	}
 	return p
-}
-
-func entryPath(e journal.Entry) string {
-	return e.Category + "/" + e.Namespace + "/" + e.Name + ".ipynb"
 }
 
 // next picks the oldest runnable item: not uploading, not backing off, and
@@ -447,7 +443,7 @@ func (u *Uploader) worker() {
 		}
 		if err != nil {
 			res = Result{Entry: e, Outcome: Failed, Err: err}
-			u.o.Log.WithError(err).WithField("path", entryPath(e)).
+			u.o.Log.WithError(err).WithField("path", e.Path()).
 				Error("the remote refused a save; it stays in the journal and is tried again at the next mount")
 		}
 		u.o.Done(res)
@@ -471,7 +467,7 @@ func (u *Uploader) supersede(it *item, err error) bool {
 	if !newer {
 		return false
 	}
-	u.o.Log.WithError(err).WithField("path", entryPath(it.e)).
+	u.o.Log.WithError(err).WithField("path", it.e.Path()).
 		Warn("the remote refused a save; a newer save of the same notebook replaces it")
 	u.noteErrorLocked(it.e, err)
 	u.stats.Coalesced++
@@ -497,7 +493,7 @@ func (u *Uploader) retry(it *item, err error) {
 	d = d/2 + rand.N(d/2+1)
 	it.notBefore = time.Now().Add(d)
 	if it.attempts == 1 || it.attempts%10 == 0 {
-		u.o.Log.WithError(err).WithField("path", entryPath(it.e)).WithField("attempts", it.attempts).
+		u.o.Log.WithError(err).WithField("path", it.e.Path()).WithField("attempts", it.attempts).
 			WithField("pending", len(u.queue)).Warn("upload failed; the save is kept in the journal and retried")
 	}
 	var t *time.Timer
@@ -511,7 +507,7 @@ func (u *Uploader) retry(it *item, err error) {
 }
 
 func (u *Uploader) noteErrorLocked(e journal.Entry, err error) {
-	u.stats.LastErrors = append(u.stats.LastErrors, ErrorRecord{Time: time.Now().UTC(), Path: entryPath(e), Error: err.Error()})
+	u.stats.LastErrors = append(u.stats.LastErrors, ErrorRecord{Time: time.Now().UTC(), Path: e.Path(), Error: err.Error()})
 	if len(u.stats.LastErrors) > maxErrors {
 		u.stats.LastErrors = u.stats.LastErrors[len(u.stats.LastErrors)-maxErrors:]
 	}
@@ -574,7 +570,7 @@ func (u *Uploader) followLocked(o *item, e journal.Entry, res Result) {
 		return
 	}
 	if err := u.o.Journal.Update(o.e); err != nil {
-		u.o.Log.WithError(err).WithField("path", entryPath(o.e)).Warn("recording an uploaded save's successor in the journal")
+		u.o.Log.WithError(err).WithField("path", o.e.Path()).Warn("recording an uploaded save's successor in the journal")
 	}
 }
 
@@ -649,7 +645,7 @@ func (u *Uploader) upload(e journal.Entry, replayed bool) (Result, error) {
 func (u *Uploader) verify(e journal.Entry, nb remote.Notebook, mine io.ReaderAt) (Result, error) {
 	body := func() io.Reader { return io.NewSectionReader(mine, 0, e.Size) }
 	saved := Result{Entry: e, Outcome: Saved, Notebook: nb}
-	log := u.o.Log.WithField("path", entryPath(e))
+	log := u.o.Log.WithField("path", e.Path())
 	var prev time.Time
 	var err error
 	for attempt := 0; attempt < 3; attempt++ {
@@ -718,7 +714,7 @@ func (u *Uploader) deleteCreated(e journal.Entry, id string) {
 	ctx, cancel := u.callCtx()
 	defer cancel()
 	if err := u.o.Client.Delete(ctx, e.Namespace, id); err != nil {
-		u.o.Log.WithError(err).WithField("path", entryPath(e)).Warn("could not delete a notebook removed while it was being created")
+		u.o.Log.WithError(err).WithField("path", e.Path()).Warn("could not delete a notebook removed while it was being created")
 	}
 }
 
@@ -739,7 +735,7 @@ func (u *Uploader) recreate(e journal.Entry, r io.Reader) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	u.o.Log.WithField("path", entryPath(e)).WithField("id", nb.ID).
+	u.o.Log.WithField("path", e.Path()).WithField("id", nb.ID).
 		Warn("the notebook was deleted remotely before this save was uploaded; saved as a new notebook of the same name")
 	return Result{Entry: e, Outcome: Saved, Notebook: nb}, nil
 }
