@@ -13,7 +13,7 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 
 	"notebookfs/cache"
-	"notebookfs/cache/journal"
+	"notebookfs/fs/save"
 	"notebookfs/remote"
 )
 
@@ -43,7 +43,7 @@ type fileNode struct {
 	unsaved bool            // GUARDED_BY(mu): counted in Root.unsaved
 	// pend is the newest journaled save not uploaded yet: what readers
 	// see while there is no staged copy.
-	pend *journal.Entry // GUARDED_BY(mu)
+	pend *save.Entry // GUARDED_BY(mu)
 	// base is the remote version the local content derives from; a save
 	// finding a newer one by someone else becomes a conflict copy.
 	base time.Time // GUARDED_BY(mu)
@@ -315,7 +315,7 @@ func (n *fileNode) stageLocked(ctx context.Context, keep bool) error {
 		}
 		if n.baseSum == "" && n.nb.ID != "" && n.dir.root.content != nil {
 			if data, ok := n.dir.root.content.Peek(cacheKey(n.nb)); ok {
-				n.baseSum = journal.Sum(data)
+				n.baseSum = save.Sum(data)
 			}
 		}
 	}
@@ -654,7 +654,7 @@ func (n *fileNode) copyContentLocked(ctx context.Context, w io.Writer) error {
 		return err
 	}
 	defer src.close()
-	h := journal.NewHash()
+	h := save.NewHash()
 	buf := make([]byte, 1<<20)
 	for off := int64(0); ; {
 		k, err := src.readAt(ctx, buf, off)

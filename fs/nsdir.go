@@ -12,7 +12,7 @@ import (
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 
-	"notebookfs/cache/journal"
+	"notebookfs/fs/save"
 	"notebookfs/remote"
 )
 
@@ -30,7 +30,7 @@ type nsDir struct {
 	pending map[string]*fileNode // GUARDED_BY(mu)
 	// replayed are new notebooks a previous run journaled and did not
 	// upload, by file name, until a lookup makes them pending nodes.
-	replayed map[string]journal.Entry // GUARDED_BY(mu)
+	replayed map[string]save.Entry // GUARDED_BY(mu)
 	// moved records notebooks renamed to a scratch name (an editor's backup),
 	// by that scratch name: a new file of the old name becomes a new
 	// version of the same notebook, and removing the backup without that
@@ -75,7 +75,7 @@ func newNSDir(r *Root, cat remote.Category, ns string) *nsDir {
 		pending: map[string]*fileNode{},
 		hidden:  map[string]bool{},
 	}
-	d.replayed = map[string]journal.Entry{}
+	d.replayed = map[string]save.Entry{}
 	for _, e := range r.wb.UnfinishedCreates(string(cat), ns) {
 		d.replayed[e.Name+".ipynb"] = e
 	}

@@ -11,7 +11,7 @@ import (
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"golang.org/x/sys/unix"
 
-	"notebookfs/cache/journal"
+	"notebookfs/fs/save"
 	"notebookfs/remote"
 )
 
@@ -250,7 +250,7 @@ func (d *nsDir) saveScratchAs(ctx context.Context, src *fileNode, newName string
 // becomeSaved turns src into notebook nb, named file, and journals data
 // as its next save, for the caller to queue; on failure src is left as it
 // was.
-func (src *fileNode) becomeSaved(nb remote.Notebook, file string, data []byte) (journal.Entry, syscall.Errno) {
+func (src *fileNode) becomeSaved(nb remote.Notebook, file string, data []byte) (save.Entry, syscall.Errno) {
 	old := *src.stateLocked()
 	src.scratch, src.nb, src.name, src.base, src.wbKey = false, nb, file, nb.Version, ""
 	if prev := src.dir.root.nodes.get(nb.ID); prev != nil && prev != src {

@@ -26,8 +26,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"notebookfs/cache"
-	"notebookfs/cache/journal"
-	"notebookfs/cache/writeback"
+	"notebookfs/fs/save"
 	"notebookfs/remote"
 )
 
@@ -94,8 +93,8 @@ type Root struct {
 	bg           *background
 	prefetched   atomic.Int64 // bytes downloaded by prefetch
 	unsaved      atomic.Int64 // nodes holding changes not journaled or refused
-	journal      *journal.Journal
-	wb           *writeback.Uploader
+	journal      *save.Journal
+	wb           *save.Uploader
 	wbn          *wbNodes
 	corrupt      int // journal entries found corrupt at the start
 	scratch      *gofs.LoopbackRoot

@@ -11,14 +11,13 @@ import (
 	"syscall"
 	"time"
 
-	"notebookfs/cache/journal"
-	"notebookfs/cache/writeback"
+	"notebookfs/fs/save"
 	"notebookfs/remote"
 )
 
 // Saving goes through the write-back journal (ARCHITECTURE.md section 3):
 // a close makes the staged copy durable as a journal entry and returns; the
-// writeback.Uploader sends it in the background and tells uploaded() how
+// save.Uploader sends it in the background and tells uploaded() how
 // it ended. Until then the node reads its pending content from the entry.
 
 // wbNodes finds the node of a journal key when its upload ends.
@@ -50,7 +49,7 @@ func (w *wbNodes) drop(key string, n *fileNode) {
 // openJournal opens the journal and starts the uploads, the entries a
 // previous run left first.
 func (r *Root) openJournal() error {
-	j, entries, corrupt, err := journal.Open(r.opts.JournalDir)
+	j, entries, corrupt, err := save.Open(r.opts.JournalDir)
 	if err != nil {
 		return err
 	}
@@ -68,7 +67,7 @@ func (r *Root) openJournal() error {
 		r.log.WithField("saves", len(entries)).WithField("bytes", bytes).Info("uploading saves a previous run left in the journal")
 	}
 	r.journal = j
-	r.wb = writeback.New(writeback.Options{
+	r.wb = save.New(save.Options{
 		Client:      r.client,
 		Journal:     j,
 		Log:         r.log.WithField("component", "writeback"),
@@ -117,7 +116,7 @@ func (n *fileNode) addEntryLocked(op string, r io.ReaderAt, size int64) syscall.
 // journalEntryLocked journals the node's next save without queueing its
 // upload: a rename first deletes its source, and drops the entry if that
 // fails.
-func (n *fileNode) journalEntryLocked(op string, r io.ReaderAt, size int64) (journal.Entry, syscall.Errno) {
+func (n *fileNode) journalEntryLocked(op string, r io.ReaderAt, size int64) (save.Entry, syscall.Errno) {
 	root := n.dir.root
 	if n.wbKey == "" || (n.nb.ID != "" && n.wbKey != "id:"+n.nb.ID && n.pend == nil) {
 		n.wbKey = newKey()
@@ -125,7 +124,7 @@ func (n *fileNode) journalEntryLocked(op string, r io.ReaderAt, size int64) (jou
 			n.wbKey = "id:" + n.nb.ID
 		}
 	}
-	e := journal.Entry{
+	e := save.Entry{
 		Key: n.wbKey, Category: string(n.dir.cat), Namespace: n.dir.ns, ID: n.nb.ID,
 		Name: notebookName(n.name), Time: time.Now().UTC(), Base: n.base,
 	}
@@ -182,7 +181,7 @@ func (r *Root) renameCreated(nb remote.Notebook, name string) (remote.Notebook, 
 }
 
 // uploaded takes the outcome of one entry's upload.
-func (r *Root) uploaded(res writeback.Result) {
+func (r *Root) uploaded(res save.Result) {
 	e := res.Entry
 	n := r.wbn.get(e.Key)
 	if n == nil && e.ID != "" {
@@ -202,13 +201,13 @@ func (r *Root) uploaded(res writeback.Result) {
 		}
 		d.mu.Unlock()
 	}
-	if res.Outcome == writeback.Saved && res.Notebook.ID == "" {
+	if res.Outcome == save.Saved && res.Notebook.ID == "" {
 		if n != nil {
 			n.uploaded(res)
 		}
 		return // cancelled: the notebook was deleted locally
 	}
-	if res.Outcome == writeback.Saved && e.ID == "" && n != nil {
+	if res.Outcome == save.Saved && e.ID == "" && n != nil {
 		// A new notebook renamed while its create was under way: rename
 		// it before the listing learns it under its first name.
 		n.mu.Lock()
@@ -249,7 +248,7 @@ func (r *Root) uploaded(res writeback.Result) {
 		}
 	}()
 	switch res.Outcome {
-	case writeback.Saved:
+	case save.Saved:
 		if d != nil {
 			d.upsert(res.Notebook)
 		} else {
@@ -265,7 +264,7 @@ func (r *Root) uploaded(res writeback.Result) {
 				r.content.Add(cacheKey(res.Notebook), data)
 			}
 		}
-	case writeback.Conflict:
+	case save.Conflict:
 		if d != nil {
 			d.upsert(res.Notebook)
 		}
@@ -281,13 +280,13 @@ func (r *Root) uploaded(res writeback.Result) {
 // uploaded updates the node after one of its saves was uploaded. It
 // returns the name a notebook it created must be renamed to (the file was
 // renamed during the upload), else "".
-func (n *fileNode) uploaded(res writeback.Result) (rename string) {
+func (n *fileNode) uploaded(res save.Result) (rename string) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	e := res.Entry
 	last := n.pend != nil && n.pend.Seq == e.Seq
 	switch res.Outcome {
-	case writeback.Saved:
+	case save.Saved:
 		if n.scratch || n.gone || res.Notebook.ID == "" {
 			break
 		}
@@ -314,13 +313,13 @@ func (n *fileNode) uploaded(res writeback.Result) (rename string) {
 			n.base, n.baseSum = res.Notebook.Version, e.Sum
 			n.dir.root.nodes.bind(res.Notebook.ID, n)
 		}
-	case writeback.Conflict:
+	case save.Conflict:
 		// The file shows the other writer's version; ours is the copy.
 		// The base stays: further saves of this content conflict too.
 		if !n.scratch && !n.gone && n.nb.ID == res.Notebook.ID {
 			n.nb = res.Notebook
 		}
-	case writeback.Failed:
+	case save.Failed:
 		n.setUnsavedLocked(true)
 		return ""
 	}
@@ -365,7 +364,7 @@ func (n *fileNode) pendingBytesLocked() ([]byte, error) {
 
 // journalBytes journals data (a rename-over's content) as the node's next
 // save, not yet queued.
-func (n *fileNode) journalBytesLocked(op string, data []byte) (journal.Entry, syscall.Errno) {
+func (n *fileNode) journalBytesLocked(op string, data []byte) (save.Entry, syscall.Errno) {
 	return n.journalEntryLocked(op, bytes.NewReader(data), int64(len(data)))
 }
 
@@ -377,11 +376,11 @@ func (r *Root) Drain(ctx context.Context) error {
 
 // Status is what `notebookfs status` shows.
 type Status struct {
-	Uploads        writeback.Stats `json:"uploads"`
-	CorruptEntries int             `json:"corrupt_journal_entries"`
-	Cache          *CacheStatus    `json:"cache,omitempty"`
-	DiskCache      *CacheStatus    `json:"disk_cache,omitempty"`
-	Prefetched     int64           `json:"prefetched_bytes"`
+	Uploads        save.Stats   `json:"uploads"`
+	CorruptEntries int          `json:"corrupt_journal_entries"`
+	Cache          *CacheStatus `json:"cache,omitempty"`
+	DiskCache      *CacheStatus `json:"disk_cache,omitempty"`
+	Prefetched     int64        `json:"prefetched_bytes"`
 	// UnsavedFiles hold changes that could not be journaled (local disk
 	// full or failing) or whose save the remote refused.
 	UnsavedFiles int64     `json:"unsaved_files"`

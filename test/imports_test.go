@@ -27,10 +27,9 @@ func TestImportRules(t *testing.T) {
 		// server; the generated code lives in a subpackage.
 		"notebookfs/remote/arrayproto/...": {"notebookfs/remote", "notebookfs/remote/arrayproto/..."},
 		"notebookfs/cache":                 {"notebookfs/remote"},
-		// The write-back journal and its uploader (section 1: "cache/ ...
-		// write-back journal").
-		"notebookfs/cache/...":      {"notebookfs/remote", "notebookfs/cache/..."},
-		"notebookfs/fs":             {"notebookfs/cache", "notebookfs/cache/...", "notebookfs/remote"},
+		// The save engine: journal, ordering, retries, conflicts.
+		"notebookfs/fs/save":        {"notebookfs/remote"},
+		"notebookfs/fs":             {"notebookfs/cache", "notebookfs/fs/save", "notebookfs/remote"},
 		"notebookfs/cmd/notebookfs": {"*"},
 		"notebookfs/test":           {"*"},
 	}
@@ -75,7 +74,7 @@ func TestImportRules(t *testing.T) {
 			// A package's own tests may use the contract suite, and tests
 			// under remote/ and of the uploader the real store as a backend.
 			if inTest && (imp == "notebookfs/remote/remotetest" ||
-				(imp == "notebookfs/remote/local" && (strings.HasPrefix(pkg, "notebookfs/remote/") || pkg == "notebookfs/cache/writeback"))) {
+				(imp == "notebookfs/remote/local" && (strings.HasPrefix(pkg, "notebookfs/remote/") || pkg == "notebookfs/fs/save"))) {
 				return
 			}
 			for _, a := range rules {

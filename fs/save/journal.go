@@ -8,7 +8,7 @@
 // renamed; the header last, so an entry exists exactly when its header
 // does. On Open, headers whose data is missing, short or of another
 // checksum are reported and moved to corrupt/, never returned.
-package journal
+package save
 
 import (
 	"crypto/sha256"

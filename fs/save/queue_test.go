@@ -1,4 +1,4 @@
-package writeback
+package save
 
 import (
 	"bytes"
@@ -18,7 +18,6 @@ import (
 
 	"github.com/sirupsen/logrus"
 
-	"notebookfs/cache/journal"
 	"notebookfs/remote"
 	"notebookfs/remote/local"
 	"notebookfs/remote/remotetest"
@@ -132,7 +131,7 @@ type env struct {
 	client *hooked // what the uploader uses: hooked -> faulty -> counting -> store
 	hook   atomic.Pointer[hookFunc]
 	jdir   string
-	j      *journal.Journal
+	j      *Journal
 
 	mu      sync.Mutex
 	results []Result
@@ -153,7 +152,7 @@ func newEnv(t *testing.T) *env {
 	e.count = remotetest.NewCounting(e.direct)
 	e.faulty = remotetest.NewFaulty(e.count)
 	e.client = &hooked{Client: e.faulty, hook: &e.hook}
-	e.j, _, _, err = journal.Open(e.jdir)
+	e.j, _, _, err = Open(e.jdir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,7 +178,7 @@ func (e *env) options() Options {
 	}
 }
 
-func (e *env) start(o Options, replay []journal.Entry) *Uploader {
+func (e *env) start(o Options, replay []Entry) *Uploader {
 	u := New(o, replay)
 	e.t.Cleanup(u.Close)
 	return u
@@ -224,18 +223,18 @@ func (e *env) write(id string, data []byte) remote.Notebook {
 }
 
 // saveOf is an entry saving notebook nb, derived from its current version.
-func saveOf(nb remote.Notebook) journal.Entry {
-	return journal.Entry{Key: "id:" + nb.ID, Category: string(remote.Owned), Namespace: user,
+func saveOf(nb remote.Notebook) Entry {
+	return Entry{Key: "id:" + nb.ID, Category: string(remote.Owned), Namespace: user,
 		ID: nb.ID, Name: nb.Name, Time: time.Now().UTC(), Base: nb.Version}
 }
 
 // createOf is an entry creating a notebook.
-func createOf(key, name string) journal.Entry {
-	return journal.Entry{Key: key, Category: string(remote.Owned), Namespace: user, Name: name, Time: time.Now().UTC()}
+func createOf(key, name string) Entry {
+	return Entry{Key: key, Category: string(remote.Owned), Namespace: user, Name: name, Time: time.Now().UTC()}
 }
 
 // journal makes e durable.
-func (e *env) journal(ent journal.Entry, data []byte) journal.Entry {
+func (e *env) journal(ent Entry, data []byte) Entry {
 	e.t.Helper()
 	ent, err := e.j.Add(ent, bytes.NewReader(data), int64(len(data)))
 	if err != nil {
@@ -246,7 +245,7 @@ func (e *env) journal(ent journal.Entry, data []byte) journal.Entry {
 
 // next is a later save after prev (still unfinished), as the file system
 // makes it: same base, prev's content one of our own.
-func next(prev journal.Entry) journal.Entry {
+func next(prev Entry) Entry {
 	n := prev
 	n.Seq, n.Size, n.Sum = 0, 0, ""
 	n.Prevs = slices.Clone(prev.Prevs)
@@ -314,7 +313,7 @@ func (e *env) journalFiles() []string {
 	return out
 }
 
-func (e *env) hasFiles(ent journal.Entry) bool {
+func (e *env) hasFiles(ent Entry) bool {
 	e.t.Helper()
 	n := 0
 	for _, f := range e.journalFiles() {
@@ -436,10 +435,10 @@ func TestOrderingAndCoalescing(t *testing.T) {
 	// Writes fail until told otherwise: the first save stays queued
 	// (retrying), and later ones queue behind it.
 	e.faulty.FailNext("Write", 1<<30, errTransient)
-	var ents []journal.Entry
+	var ents []Entry
 	prev := saveOf(nb)
 	for i := 1; i <= 4; i++ {
-		var ent journal.Entry
+		var ent Entry
 		if i == 1 {
 			ent = e.journal(prev, nbData("v1"))
 		} else {
@@ -528,10 +527,10 @@ func TestPerNotebookSerialized(t *testing.T) {
 	o.Parallel = 4
 	u := e.start(o, nil)
 
-	last := make([]journal.Entry, notebooks)
+	last := make([]Entry, notebooks)
 	for round := range saves {
 		for i, nb := range nbs {
-			var ent journal.Entry
+			var ent Entry
 			if round == 0 {
 				ent = e.journal(saveOf(nb), nbData(fmt.Sprintf("%d.%d", i, round)))
 			} else {
@@ -775,7 +774,7 @@ func TestConflictRestoreIsNoConflictForTheOtherWriter(t *testing.T) {
 	e := newEnv(t)
 	nb := e.create("two machines", nbData("v0"))
 	ua := e.start(e.options(), nil)
-	jb, _, _, err := journal.Open(filepath.Join(t.TempDir(), "journal-b"))
+	jb, _, _, err := Open(filepath.Join(t.TempDir(), "journal-b"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -786,7 +785,7 @@ func TestConflictRestoreIsNoConflictForTheOtherWriter(t *testing.T) {
 	ob.Client = e.direct
 	ob.Done = func(r Result) { bMu.Lock(); bResults = append(bResults, r); bMu.Unlock() }
 	ub := e.start(ob, nil)
-	addB := func(ent journal.Entry, data []byte) {
+	addB := func(ent Entry, data []byte) {
 		ent, err := jb.Add(ent, bytes.NewReader(data), int64(len(data)))
 		if err != nil {
 			t.Fatal(err)
@@ -811,7 +810,7 @@ func TestConflictRestoreIsNoConflictForTheOtherWriter(t *testing.T) {
 	// As fs does, the entry counts the content it was based on (b1) as
 	// B's own: A's conflict wrote exactly that back.
 	second := saveOf(b1.Notebook)
-	second.AddPrev(journal.Sum(nbData("b1")))
+	second.AddPrev(Sum(nbData("b1")))
 	addB(second, nbData("b2"))
 	bMu.Lock()
 	b2 := bResults[1]
@@ -863,7 +862,7 @@ func TestReplay(t *testing.T) {
 		nb := e.create("crashy", nbData("v0"))
 		ent := e.journal(saveOf(nb), nbData("mine"))
 		e.write(nb.ID, nbData("mine"))
-		u := e.start(e.options(), []journal.Entry{ent})
+		u := e.start(e.options(), []Entry{ent})
 		drain(t, u)
 
 		r := e.onlyResult()
@@ -889,7 +888,7 @@ func TestReplay(t *testing.T) {
 		nb := e.create("crashy", nbData("v0"))
 		ent := e.journal(saveOf(nb), nbData("mine"))
 		up := e.write(nb.ID, nbData("mine"))
-		u := e.start(e.options(), []journal.Entry{ent})
+		u := e.start(e.options(), []Entry{ent})
 		drain(t, u)
 		// TileDB has no conditional write, so the upload writes first and
 		// checks after: the replay writes the same content again (one
@@ -914,7 +913,7 @@ func TestReplay(t *testing.T) {
 			t.Fatal(err)
 		}
 		second := e.journal(next(first), nbData("second"))
-		u := e.start(e.options(), []journal.Entry{second})
+		u := e.start(e.options(), []Entry{second})
 		drain(t, u)
 
 		if r := e.onlyResult(); r.Outcome != Saved || r.Notebook.ID != nb.ID {
@@ -939,7 +938,7 @@ func TestReplay(t *testing.T) {
 		ent := e.journal(createOf("new:c", "born"), data)
 		nb := e.create("born", data)
 		e.create("born", nbData("another of the same name"))
-		u := e.start(e.options(), []journal.Entry{ent})
+		u := e.start(e.options(), []Entry{ent})
 		drain(t, u)
 
 		if r := e.onlyResult(); r.Outcome != Saved || r.Notebook.ID != nb.ID {
@@ -958,7 +957,7 @@ func TestReplay(t *testing.T) {
 		data := nbData("born")
 		ent := e.journal(createOf("new:c", "born"), data)
 		e.create("born", nbData("other content"))
-		u := e.start(e.options(), []journal.Entry{ent})
+		u := e.start(e.options(), []Entry{ent})
 		drain(t, u)
 		r := e.onlyResult()
 		if r.Outcome != Saved || r.Notebook.ID == "" || !bytes.Equal(e.latest(r.Notebook.ID), data) {
@@ -975,7 +974,7 @@ func TestReplay(t *testing.T) {
 		a := e.journal(saveOf(nb), nbData("a"))
 		e.journal(next(a), nbData("b"))
 		c := e.journal(createOf("new:x", "other"), nbData("x"))
-		j, entries, corrupt, err := journal.Open(e.jdir)
+		j, entries, corrupt, err := Open(e.jdir)
 		if err != nil || len(entries) != 3 || len(corrupt) != 0 {
 			t.Fatalf("Open: %d entries, %+v, %v", len(entries), corrupt, err)
 		}
@@ -1084,7 +1083,7 @@ func TestRefusedSaveSupersededByNewer(t *testing.T) {
 
 	// Nothing is left for the next start to upload.
 	u.Close()
-	_, replay, _, err := journal.Open(e.jdir)
+	_, replay, _, err := Open(e.jdir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1135,7 +1134,7 @@ func TestLongChainAcrossRestart(t *testing.T) {
 		t.Fatalf("result %+v", r)
 	}
 
-	_, replay, _, err := journal.Open(e.jdir)
+	_, replay, _, err := Open(e.jdir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1179,7 +1178,7 @@ func TestStaleBaseFollowsOurUpload(t *testing.T) {
 	stale = e.journal(stale, nbData("second"))
 	u.Add(stale)
 	u.Close()
-	_, replay, _, err := journal.Open(e.jdir)
+	_, replay, _, err := Open(e.jdir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1375,7 +1374,7 @@ func TestCloseKeepsPending(t *testing.T) {
 
 	// The next start uploads it.
 	e.faulty.FailNext(remotetest.AnyMethod, 0, nil)
-	j, entries, corrupt, err := journal.Open(e.jdir)
+	j, entries, corrupt, err := Open(e.jdir)
 	if err != nil || len(entries) != 1 || len(corrupt) != 0 || entries[0].Seq != ent.Seq {
 		t.Fatalf("reopen: %+v %+v %v", entries, corrupt, err)
 	}

@@ -2,7 +2,7 @@
 // notebook, coalescing saves that are still waiting, retrying transient
 // failures with backoff, and turning a save that lost a race with another
 // writer into a conflict copy instead of overwriting.
-package writeback
+package save
 
 import (
 	"bytes"
@@ -18,14 +18,13 @@ import (
 
 	"github.com/sirupsen/logrus"
 
-	"notebookfs/cache/journal"
 	"notebookfs/remote"
 )
 
 // Options configure an Uploader.
 type Options struct {
 	Client  remote.Client
-	Journal *journal.Journal
+	Journal *Journal
 	Log     *logrus.Entry
 	// CallTimeout is the deadline of one remote call (default 60 s).
 	CallTimeout time.Duration
@@ -60,7 +59,7 @@ const (
 
 // Result is how one entry ended.
 type Result struct {
-	Entry   journal.Entry
+	Entry   Entry
 	Outcome Outcome
 	// Notebook is the saved notebook (Saved), or the original as the
 	// other writer left it (Conflict).
@@ -105,7 +104,7 @@ const (
 )
 
 type item struct {
-	e         journal.Entry
+	e         Entry
 	replayed  bool // from a previous run: check the remote by content
 	inflight  bool
 	attempts  int
@@ -135,7 +134,7 @@ type Uploader struct {
 }
 
 // New starts an uploader over the entries a previous run left.
-func New(o Options, replay []journal.Entry) *Uploader {
+func New(o Options, replay []Entry) *Uploader {
 	if o.CallTimeout <= 0 {
 		o.CallTimeout = 60 * time.Second
 	}
@@ -165,13 +164,13 @@ func New(o Options, replay []journal.Entry) *Uploader {
 	return u
 }
 
-func sameNotebook(a, b journal.Entry) bool {
+func sameNotebook(a, b Entry) bool {
 	return a.Key == b.Key || (a.ID != "" && a.ID == b.ID)
 }
 
 // Add queues a journaled entry. A waiting (not uploading) save of the same
 // notebook is superseded and removed: only the newest content matters.
-func (u *Uploader) Add(e journal.Entry) {
+func (u *Uploader) Add(e Entry) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	u.addLocked(&item{e: e})
@@ -214,7 +213,7 @@ func (u *Uploader) addLocked(it *item) {
 	delete(u.errs, it.e.Key)
 }
 
-func (u *Uploader) removeEntry(e journal.Entry) {
+func (u *Uploader) removeEntry(e Entry) {
 	if err := u.o.Journal.Remove(e); err != nil {
 		u.o.Log.WithError(err).Warn("removing a finished journal entry")
 	}
@@ -241,7 +240,7 @@ func (u *Uploader) SetName(key, name string) {
 func (u *Uploader) Cancel(key, id string) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	probe := journal.Entry{Key: key, ID: id}
+	probe := Entry{Key: key, ID: id}
 	u.queue = slices.DeleteFunc(u.queue, func(o *item) bool {
 		if o.inflight || !sameNotebook(o.e, probe) {
 			return false
@@ -265,7 +264,7 @@ func (u *Uploader) Cancel(key, id string) {
 	u.cond.Broadcast()
 }
 
-func (u *Uploader) isCancelled(e journal.Entry) bool {
+func (u *Uploader) isCancelled(e Entry) bool {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	return u.cancelled[e.Key] || (e.ID != "" && u.cancelled[e.ID])
@@ -274,16 +273,16 @@ func (u *Uploader) isCancelled(e journal.Entry) bool {
 // UnfinishedCreates are the newest waiting saves of notebooks not created
 // yet in category/namespace (after a restart: files to show before their
 // upload).
-func (u *Uploader) UnfinishedCreates(category, namespace string) []journal.Entry {
+func (u *Uploader) UnfinishedCreates(category, namespace string) []Entry {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	newest := map[string]journal.Entry{}
+	newest := map[string]Entry{}
 	for _, it := range u.queue {
 		if it.e.ID == "" && it.e.Category == category && it.e.Namespace == namespace {
 			newest[it.e.Key] = it.e
 		}
 	}
-	out := make([]journal.Entry, 0, len(newest))
+	out := make([]Entry, 0, len(newest))
 	for _, e := range newest {
 		out = append(out, e)
 	}
@@ -292,22 +291,22 @@ func (u *Uploader) UnfinishedCreates(category, namespace string) []journal.Entry
 
 // Unfinished reports the newest save of notebook id (or of key) that is
 // not uploaded yet: readers see pending content.
-func (u *Uploader) Unfinished(key, id string) (journal.Entry, bool) {
+func (u *Uploader) Unfinished(key, id string) (Entry, bool) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	probe := journal.Entry{Key: key, ID: id}
+	probe := Entry{Key: key, ID: id}
 	for i := len(u.queue) - 1; i >= 0; i-- {
 		if sameNotebook(u.queue[i].e, probe) {
 			return u.queue[i].e, true
 		}
 	}
-	return journal.Entry{}, false
+	return Entry{}, false
 }
 
 // Wait returns once no save of the notebook (key or id) is left to
 // upload, with the error of one that was refused, or ctx's error.
 func (u *Uploader) Wait(ctx context.Context, key, id string) error {
-	probe := journal.Entry{Key: key, ID: id}
+	probe := Entry{Key: key, ID: id}
 	return u.waitFor(ctx, func() bool {
 		for _, it := range u.queue {
 			if sameNotebook(it.e, probe) {
@@ -506,7 +505,7 @@ func (u *Uploader) retry(it *item, err error) {
 	u.timers[t] = true
 }
 
-func (u *Uploader) noteErrorLocked(e journal.Entry, err error) {
+func (u *Uploader) noteErrorLocked(e Entry, err error) {
 	u.stats.LastErrors = append(u.stats.LastErrors, ErrorRecord{Time: time.Now().UTC(), Path: e.Path(), Error: err.Error()})
 	if len(u.stats.LastErrors) > maxErrors {
 		u.stats.LastErrors = u.stats.LastErrors[len(u.stats.LastErrors)-maxErrors:]
@@ -555,7 +554,7 @@ func (u *Uploader) finish(it *item, res Result) {
 // on the version we wrote. That base is what tells, after a restart, that
 // this version is our own and no conflict: Prevs keeps only the newest
 // checksums, and many saves may coalesce while one uploads.
-func (u *Uploader) followLocked(o *item, e journal.Entry, res Result) {
+func (u *Uploader) followLocked(o *item, e Entry, res Result) {
 	changed := false
 	if res.Notebook.ID != e.ID && o.e.Key == e.Key && (o.e.ID == "" || o.e.ID == e.ID) {
 		o.e.ID = res.Notebook.ID
@@ -589,7 +588,7 @@ func (u *Uploader) callCtx() (context.Context, context.CancelFunc) {
 }
 
 // upload sends one entry.
-func (u *Uploader) upload(e journal.Entry, replayed bool) (Result, error) {
+func (u *Uploader) upload(e Entry, replayed bool) (Result, error) {
 	f, err := u.o.Journal.Content(e)
 	if err != nil {
 		return Result{}, fmt.Errorf("%w: %v", remote.ErrInvalid, err)
@@ -642,7 +641,7 @@ func (u *Uploader) upload(e journal.Entry, replayed bool) (Result, error) {
 // ours) on the normal path. Someone else's version there means we
 // overwrote a save we never saw: ours becomes the conflict copy and theirs
 // is written back as the latest, so the later writer always yields.
-func (u *Uploader) verify(e journal.Entry, nb remote.Notebook, mine io.ReaderAt) (Result, error) {
+func (u *Uploader) verify(e Entry, nb remote.Notebook, mine io.ReaderAt) (Result, error) {
 	body := func() io.Reader { return io.NewSectionReader(mine, 0, e.Size) }
 	saved := Result{Entry: e, Outcome: Saved, Notebook: nb}
 	log := u.o.Log.WithField("path", e.Path())
@@ -710,7 +709,7 @@ func (u *Uploader) verify(e journal.Entry, nb remote.Notebook, mine io.ReaderAt)
 
 // deleteCreated deletes a notebook created for a file that was deleted
 // locally while the create was on its way.
-func (u *Uploader) deleteCreated(e journal.Entry, id string) {
+func (u *Uploader) deleteCreated(e Entry, id string) {
 	ctx, cancel := u.callCtx()
 	defer cancel()
 	if err := u.o.Client.Delete(ctx, e.Namespace, id); err != nil {
@@ -718,7 +717,7 @@ func (u *Uploader) deleteCreated(e journal.Entry, id string) {
 	}
 }
 
-func (u *Uploader) create(e journal.Entry, ns, name string, r io.Reader) (remote.Notebook, error) {
+func (u *Uploader) create(e Entry, ns, name string, r io.Reader) (remote.Notebook, error) {
 	ctx, cancel := u.callCtx()
 	defer cancel()
 	return u.o.Client.Create(ctx, ns, name, r, e.Size, remote.CreateOptions{
@@ -727,7 +726,7 @@ func (u *Uploader) create(e journal.Entry, ns, name string, r io.Reader) (remote
 
 // recreate saves content whose notebook was deleted remotely meanwhile as
 // a new notebook of the same name: a save wins over a delete.
-func (u *Uploader) recreate(e journal.Entry, r io.Reader) (Result, error) {
+func (u *Uploader) recreate(e Entry, r io.Reader) (Result, error) {
 	if u.isCancelled(e) {
 		return Result{Entry: e, Outcome: Saved}, nil
 	}
@@ -742,7 +741,7 @@ func (u *Uploader) recreate(e journal.Entry, r io.Reader) (Result, error) {
 
 // conflictCopy stores the content as a new notebook next to the original
 // (in my own namespace when I may not create in the original's).
-func (u *Uploader) conflictCopy(e journal.Entry, r io.Reader) (remote.Notebook, error) {
+func (u *Uploader) conflictCopy(e Entry, r io.Reader) (remote.Notebook, error) {
 	user := "unknown"
 	if u.o.User != nil {
 		ctx, cancel := u.callCtx()
@@ -812,12 +811,12 @@ func (u *Uploader) remoteContent(ns, id string, at time.Time) ([]byte, string, e
 	if err != nil {
 		return nil, "", fmt.Errorf("reading %s/%s: %w", ns, id, err)
 	}
-	return data, journal.Sum(data), nil
+	return data, Sum(data), nil
 }
 
 // findByContent looks for a notebook named name whose latest content is
 // the entry's.
-func (u *Uploader) findByContent(e journal.Entry, name string) (remote.Notebook, bool, error) {
+func (u *Uploader) findByContent(e Entry, name string) (remote.Notebook, bool, error) {
 	ctx, cancel := u.callCtx()
 	nbs, err := u.o.Client.List(ctx, remote.Category(e.Category), e.Namespace)
 	cancel()
