@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 
 	"github.com/sirupsen/logrus"
+
+	"notebookfs/fs/internal/atomicfile"
 )
 
 // lastKnown keeps the remote's last answers about the catalog (who I am,
@@ -30,7 +32,7 @@ func (l *lastKnown) save(name string, v any) {
 		err = os.MkdirAll(l.dir, 0o700)
 	}
 	if err == nil {
-		err = writeFileAtomic(l.dir, l.path(name), data, 0o600, false)
+		err = atomicfile.WriteBytes(l.dir, l.path(name), data, 0o600, atomicfile.Cached)
 	}
 	if err != nil {
 		l.log.WithError(err).WithField("what", name).Debug("could not keep the last known answer")

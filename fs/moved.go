@@ -8,10 +8,11 @@ import (
 	"path/filepath"
 	"sync"
 
+	"notebookfs/fs/internal/atomicfile"
 	"notebookfs/remote"
 )
 
-// The moved-away records (an editor's backup of a notebook, see nsDir.moved)
+// The moved-away records (an editor's backup of a notebook, see Namespace.moved)
 // are kept in the state directory, so that after a restart the notebook
 // stays hidden behind its backup and removing the backup still deletes it.
 
@@ -73,9 +74,9 @@ func (s *movedStore) put(key string, moved map[string]*movedAway) error {
 // was still uploading when its file was moved away): a new file of the old
 // name then saves on top of this version, not of an older one, which would
 // look like someone else's save.
-func (r *Root) noteVersion(cat remote.Category, nb remote.Notebook) {
+func (f *FS) noteVersion(cat remote.Category, nb remote.Notebook) {
 	key := string(cat) + "/" + nb.Namespace
-	if d := r.nsDirOf(cat, nb.Namespace); d != nil {
+	if d := f.nsOf(cat, nb.Namespace); d != nil {
 		d.mu.Lock()
 		changed := false
 		for _, m := range d.moved {
@@ -89,7 +90,7 @@ func (r *Root) noteVersion(cat remote.Category, nb remote.Notebook) {
 		d.mu.Unlock()
 		return
 	}
-	r.moved.noteVersion(key, nb)
+	f.moved.noteVersion(key, nb)
 }
 
 func (s *movedStore) noteVersion(key string, nb remote.Notebook) {
@@ -109,9 +110,9 @@ func (s *movedStore) noteVersion(key string, nb remote.Notebook) {
 }
 
 // saveMovedLocked persists the directory's moved-away records (d.mu held).
-func (d *nsDir) saveMovedLocked() {
-	if err := d.root.moved.put(d.key, d.moved); err != nil {
-		d.root.log.WithError(err).WithField("path", d.key).Warn("could not record an editor's backup; after a restart its notebook shows again")
+func (d *Namespace) saveMovedLocked() {
+	if err := d.fs.moved.put(d.key, d.moved); err != nil {
+		d.fs.log.WithError(err).WithField("path", d.key).Warn("could not record an editor's backup; after a restart its notebook shows again")
 	}
 }
 
@@ -138,5 +139,5 @@ func writeJSONAtomic(path string, v any) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Dir(path), path, data, 0o600, true)
+	return atomicfile.WriteBytes(filepath.Dir(path), path, data, 0o600, atomicfile.Durable)
 }

@@ -1,13 +1,10 @@
 package fs
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"sync"
 	"syscall"
-
-	gofs "github.com/hanwen/go-fuse/v2/fs"
 
 	"notebookfs/remote"
 )
@@ -56,65 +53,63 @@ func (s *storageSettings) names(key string) []string {
 	return out
 }
 
-// set stores (or with remove, deletes) one value and writes the file
-// atomically before answering.
-func (s *storageSettings) set(key, attr, value string, remove bool) error {
+// set stores one value and writes the file atomically before answering.
+func (s *storageSettings) set(key, attr, value string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if remove {
-		delete(s.m[key], attr)
-		if len(s.m[key]) == 0 {
-			delete(s.m, key)
-		}
-	} else {
-		if s.m[key] == nil {
-			s.m[key] = map[string]string{}
-		}
-		s.m[key][attr] = value
+	if s.m[key] == nil {
+		s.m[key] = map[string]string{}
+	}
+	s.m[key][attr] = value
+	return writeJSONAtomic(s.path, s.m)
+}
+
+// unset deletes one value, likewise.
+func (s *storageSettings) unset(key, attr string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.m[key], attr)
+	if len(s.m[key]) == 0 {
+		delete(s.m, key)
 	}
 	return writeJSONAtomic(s.path, s.m)
 }
 
 // createOptions are what a new notebook of this namespace is created with.
-func (d *nsDir) createOptions() remote.CreateOptions {
-	p, _ := d.root.storage.get(d.key, xattrStoragePath)
-	c, _ := d.root.storage.get(d.key, xattrStorageCredential)
+func (d *Namespace) createOptions() remote.CreateOptions {
+	p, _ := d.fs.storage.get(d.key, xattrStoragePath)
+	c, _ := d.fs.storage.get(d.key, xattrStorageCredential)
 	return remote.CreateOptions{StoragePath: p, StorageCredential: c}
 }
-
-var _ = (gofs.NodeGetxattrer)((*nsDir)(nil))
-var _ = (gofs.NodeSetxattrer)((*nsDir)(nil))
-var _ = (gofs.NodeRemovexattrer)((*nsDir)(nil))
-var _ = (gofs.NodeListxattrer)((*nsDir)(nil))
 
 func isStorageXattr(attr string) bool {
 	return attr == xattrStoragePath || attr == xattrStorageCredential
 }
 
 // Getxattr answers the storage settings; no remote call.
-func (d *nsDir) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
+func (d *Namespace) Getxattr(attr string) ([]byte, error) {
 	switch {
 	case isSystemXattr(attr):
-		return 0, gofs.ENOATTR
+		return nil, errNoAttr
 	case !isStorageXattr(attr):
-		return 0, syscall.ENOTSUP
+		return nil, syscall.ENOTSUP
 	}
-	v, ok := d.root.storage.get(d.key, attr)
+	v, ok := d.fs.storage.get(d.key, attr)
 	if !ok {
-		return 0, gofs.ENOATTR
+		return nil, errNoAttr
 	}
-	return xattrReply(dest, v)
+	return []byte(v), nil
 }
 
 // Listxattr lists the storage settings that are set: they say where new
 // notebooks go, and copying them to another directory shares nothing.
-func (d *nsDir) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) {
-	return xattrListReply(dest, d.root.storage.names(d.key))
+func (d *Namespace) Listxattr() []byte {
+	return nameList(d.fs.storage.names(d.key))
 }
 
 // Setxattr sets a storage setting. A path must be a URI (s3://bucket/x);
 // values are at most 4 KiB of printable text.
-func (d *nsDir) Setxattr(ctx context.Context, attr string, data []byte, flags uint32) syscall.Errno {
+func (d *Namespace) Setxattr(attr string, data []byte, flags uint32) error {
 	if !isStorageXattr(attr) {
 		return syscall.ENOTSUP
 	}
@@ -126,26 +121,26 @@ func (d *nsDir) Setxattr(ctx context.Context, attr string, data []byte, flags ui
 		(attr == xattrStoragePath && !strings.Contains(v, "://")) {
 		return syscall.EINVAL
 	}
-	_, exists := d.root.storage.get(d.key, attr)
-	if flags&xattrCreate != 0 && exists {
+	_, exists := d.fs.storage.get(d.key, attr)
+	if flags&XattrCreate != 0 && exists {
 		return syscall.EEXIST
 	}
-	if flags&xattrReplace != 0 && !exists {
-		return gofs.ENOATTR
+	if flags&XattrReplace != 0 && !exists {
+		return errNoAttr
 	}
-	return toErrno(d.root.log, "setxattr", d.key, d.root.storage.set(d.key, attr, v, false))
+	return d.fs.storage.set(d.key, attr, v)
 }
 
 // Removexattr clears a storage setting.
-func (d *nsDir) Removexattr(ctx context.Context, attr string) syscall.Errno {
+func (d *Namespace) Removexattr(attr string) error {
 	switch {
 	case isSystemXattr(attr):
-		return gofs.ENOATTR
+		return errNoAttr
 	case !isStorageXattr(attr):
 		return syscall.ENOTSUP
 	}
-	if _, ok := d.root.storage.get(d.key, attr); !ok {
-		return gofs.ENOATTR
+	if _, ok := d.fs.storage.get(d.key, attr); !ok {
+		return errNoAttr
 	}
-	return toErrno(d.root.log, "removexattr", d.key, d.root.storage.set(d.key, attr, "", true))
+	return d.fs.storage.unset(d.key, attr)
 }

@@ -2,19 +2,17 @@ package fs
 
 import (
 	"context"
+	"errors"
 	"sort"
 	"strings"
 	"syscall"
 
-	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"golang.org/x/sys/unix"
 
 	"notebookfs/remote"
 )
 
-// Sharing through extended attributes (ARCHITECTURE.md section 4).
-//
-// On a notebook:
+// Sharing through extended attributes. On a notebook:
 //
 //	user.tiledb.share.<ns>   get: actions ("read,write"); set: share with exactly these; remove: unshare
 //	user.tiledb.share.public get: "read" when public; set "read": make public; remove: make private
@@ -52,59 +50,81 @@ func isSystemXattr(attr string) bool {
 	return strings.HasPrefix(attr, "system.") || strings.HasPrefix(attr, "security.") || strings.HasPrefix(attr, "trusted.")
 }
 
-// xattrReply copies value into dest, or reports the size needed: ERANGE
-// with the size, which go-fuse turns into success for the size-0 probe.
-func xattrReply(dest []byte, value string) (uint32, syscall.Errno) {
-	if len(dest) < len(value) {
-		return uint32(len(value)), syscall.ERANGE
-	}
-	return uint32(copy(dest, value)), 0
-}
-
-// xattrListReply is xattrReply for NUL-terminated name lists.
-func xattrListReply(dest []byte, names []string) (uint32, syscall.Errno) {
+// nameList is names as listxattr returns them: each NUL-terminated.
+func nameList(names []string) []byte {
 	var b strings.Builder
 	for _, n := range names {
 		b.WriteString(n)
 		b.WriteByte(0)
 	}
-	return xattrReply(dest, b.String())
+	return []byte(b.String())
 }
 
-var _ = (gofs.NodeGetxattrer)((*fileNode)(nil))
-var _ = (gofs.NodeSetxattrer)((*fileNode)(nil))
-var _ = (gofs.NodeRemovexattrer)((*fileNode)(nil))
-var _ = (gofs.NodeListxattrer)((*fileNode)(nil))
+// Flags of setxattr(2).
+const (
+	XattrCreate  = 1
+	XattrReplace = 2
+)
 
-// scratchXattrPath is the local file of a scratch node, whose extended
+// scratchXattrPath is the local file of a scratch file, whose extended
 // attributes are its own (rsync -X sets them on its temp file before
 // renaming it onto a notebook; they stay local and are never uploaded).
-func (n *fileNode) scratchXattrPath() (string, bool) {
+func (n *File) scratchXattrPath() (string, bool) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	return n.dir.scratchPath(n.name), n.scratch
+	return n.ns.scratchPath(n.name), n.scratch
 }
 
-// localXattrErr maps a local xattr syscall error to an errno.
-func localXattrErr(err error) syscall.Errno {
-	if err == nil {
-		return 0
+// localXattr reads a local file's attribute whole.
+func localXattr(p, attr string) ([]byte, error) {
+	for {
+		sz, err := unix.Lgetxattr(p, attr, nil)
+		if err != nil {
+			return nil, err
+		}
+		buf := make([]byte, sz)
+		k, err := unix.Lgetxattr(p, attr, buf)
+		if errors.Is(err, syscall.ERANGE) {
+			continue // grew in between
+		}
+		if err != nil {
+			return nil, err
+		}
+		return buf[:k], nil
 	}
-	if errno, ok := err.(syscall.Errno); ok {
-		return errno
-	}
-	return syscall.EIO
 }
 
-// notebookForXattr is the remote notebook a node stands for, if any. A
+func localXattrList(p string) ([]byte, error) {
+	for {
+		sz, err := unix.Llistxattr(p, nil)
+		if err != nil {
+			return nil, err
+		}
+		buf := make([]byte, sz)
+		k, err := unix.Llistxattr(p, buf)
+		if errors.Is(err, syscall.ERANGE) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		return buf[:k], nil
+	}
+}
+
+// notebookForXattr is the remote notebook a file stands for, if any. A
 // new notebook still on its way is waited for (within the call deadline):
-// sharing right after creating must work.
-func (n *fileNode) notebookForXattr(ctx context.Context) (remote.Notebook, bool) {
+// sharing right after creating must work. One created but not saved yet
+// (touch, whose last release is still to come) is saved now.
+func (n *File) notebookForXattr(ctx context.Context) (remote.Notebook, bool) {
 	n.mu.Lock()
+	if !n.scratch && !n.gone && n.nb.ID == "" && n.pend == nil && n.dirty {
+		n.journalLocked()
+	}
 	if !n.scratch && !n.gone && n.nb.ID == "" && n.pend != nil {
-		key := n.wbKey
+		ref := n.ref
 		n.mu.Unlock()
-		n.waitUploaded(ctx, key, "")
+		n.waitUploaded(ctx, ref)
 		n.mu.Lock()
 	}
 	defer n.mu.Unlock()
@@ -116,77 +136,68 @@ func (n *fileNode) notebookForXattr(ctx context.Context) (remote.Notebook, bool)
 
 // Getxattr answers the sharing attributes; only the share lists cost a
 // remote call, and those are cached for the metadata TTL.
-func (n *fileNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
+func (n *File) Getxattr(ctx context.Context, attr string) ([]byte, error) {
 	if p, ok := n.scratchXattrPath(); ok {
-		sz, err := unix.Lgetxattr(p, attr, dest)
-		if err == syscall.ERANGE || (err == nil && len(dest) == 0) {
-			sz, err = unix.Lgetxattr(p, attr, nil)
-			return uint32(sz), syscall.ERANGE
-		}
-		return uint32(sz), localXattrErr(err)
+		return localXattr(p, attr)
 	}
 	if isSystemXattr(attr) {
-		return 0, gofs.ENOATTR
+		return nil, errNoAttr
 	}
 	if !strings.HasPrefix(attr, "user.tiledb.") {
-		return 0, syscall.ENOTSUP
+		return nil, syscall.ENOTSUP
 	}
 	nb, ok := n.notebookForXattr(ctx)
 	if !ok {
-		return 0, gofs.ENOATTR
+		return nil, errNoAttr
 	}
 	switch {
 	case attr == xattrURI:
-		return xattrReply(dest, "tiledb://"+nb.Namespace+"/"+nb.Name)
+		return []byte("tiledb://" + nb.Namespace + "/" + nb.Name), nil
 	case attr == xattrID:
-		return xattrReply(dest, nb.ID)
+		return []byte(nb.ID), nil
 	case attr == xattrPermissions:
-		return xattrReply(dest, strings.Join(nb.Actions, ","))
+		return []byte(strings.Join(nb.Actions, ",")), nil
 	case attr == xattrShares:
-		shares, err := n.dir.shares(ctx, nb)
+		shares, err := n.ns.shares(ctx, nb)
 		if err != nil {
-			return 0, toErrno(n.dir.root.log, "getxattr", n.path(), err)
+			return nil, err
 		}
 		var b strings.Builder
 		for _, s := range shares {
 			b.WriteString(s.Namespace + ":" + strings.Join(s.Actions, ",") + "\n")
 		}
-		return xattrReply(dest, b.String())
+		return []byte(b.String()), nil
 	case strings.HasPrefix(attr, xattrShare):
 		with := strings.TrimPrefix(attr, xattrShare)
-		shares, err := n.dir.shares(ctx, nb)
+		shares, err := n.ns.shares(ctx, nb)
 		if err != nil {
-			return 0, toErrno(n.dir.root.log, "getxattr", n.path(), err)
+			return nil, err
 		}
 		if s, ok := findShare(shares, with); ok {
-			return xattrReply(dest, strings.Join(s.Actions, ","))
+			return []byte(strings.Join(s.Actions, ",")), nil
 		}
-		return 0, gofs.ENOATTR
+		return nil, errNoAttr
 	}
-	return 0, syscall.ENOTSUP
+	return nil, syscall.ENOTSUP
 }
 
-// Listxattr lists only the read-only names (never the share names).
-func (n *fileNode) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) {
+// Listxattr lists only the read-only names (never the share names), as
+// listxattr(2) returns them.
+func (n *File) Listxattr(ctx context.Context) ([]byte, error) {
 	if p, ok := n.scratchXattrPath(); ok {
-		sz, err := unix.Llistxattr(p, dest)
-		if err == syscall.ERANGE || (err == nil && len(dest) == 0) {
-			sz, err = unix.Llistxattr(p, nil)
-			return uint32(sz), syscall.ERANGE
-		}
-		return uint32(sz), localXattrErr(err)
+		return localXattrList(p)
 	}
 	if _, ok := n.notebookForXattr(ctx); !ok {
-		return 0, 0
+		return nil, nil
 	}
-	return xattrListReply(dest, readOnlyXattrs)
+	return nameList(readOnlyXattrs), nil
 }
 
 // Setxattr shares a notebook: the value is a comma-separated list of
 // actions (read, write; any order or case, spaces ignored).
-func (n *fileNode) Setxattr(ctx context.Context, attr string, data []byte, flags uint32) syscall.Errno {
+func (n *File) Setxattr(ctx context.Context, attr string, data []byte, flags uint32) error {
 	if p, ok := n.scratchXattrPath(); ok {
-		return localXattrErr(unix.Lsetxattr(p, attr, data, int(flags)))
+		return unix.Lsetxattr(p, attr, data, int(flags))
 	}
 	switch {
 	case isReadOnlyXattr(attr):
@@ -194,7 +205,7 @@ func (n *fileNode) Setxattr(ctx context.Context, attr string, data []byte, flags
 	case !strings.HasPrefix(attr, xattrShare):
 		return syscall.ENOTSUP
 	}
-	if n.dir.root.opts.ReadOnly {
+	if n.ns.fs.opts.ReadOnly {
 		return syscall.EROFS
 	}
 	nb, ok := n.notebookForXattr(ctx)
@@ -212,61 +223,55 @@ func (n *fileNode) Setxattr(ctx context.Context, attr string, data []byte, flags
 	if with == remote.PublicNamespace && (len(actions) != 1 || actions[0] != remote.ActionRead) {
 		return syscall.EINVAL
 	}
-	if flags&(xattrCreate|xattrReplace) != 0 {
-		shares, err := n.dir.shares(ctx, nb)
+	if flags&(XattrCreate|XattrReplace) != 0 {
+		shares, err := n.ns.shares(ctx, nb)
 		if err != nil {
-			return toErrno(n.dir.root.log, "setxattr", n.path(), err)
+			return err
 		}
 		_, exists := findShare(shares, with)
-		if flags&xattrCreate != 0 && exists {
+		if flags&XattrCreate != 0 && exists {
 			return syscall.EEXIST
 		}
-		if flags&xattrReplace != 0 && !exists {
-			return gofs.ENOATTR
+		if flags&XattrReplace != 0 && !exists {
+			return errNoAttr
 		}
 	}
-	return n.dir.share(ctx, nb, with, actions, "setxattr", n.path())
+	return n.ns.share(ctx, nb, with, actions)
 }
 
 // Removexattr unshares.
-func (n *fileNode) Removexattr(ctx context.Context, attr string) syscall.Errno {
+func (n *File) Removexattr(ctx context.Context, attr string) error {
 	if p, ok := n.scratchXattrPath(); ok {
-		return localXattrErr(unix.Lremovexattr(p, attr))
+		return unix.Lremovexattr(p, attr)
 	}
 	switch {
 	case isSystemXattr(attr):
-		return gofs.ENOATTR
+		return errNoAttr
 	case isReadOnlyXattr(attr):
 		return syscall.EPERM
 	case !strings.HasPrefix(attr, xattrShare):
 		return syscall.ENOTSUP
 	}
-	if n.dir.root.opts.ReadOnly {
+	if n.ns.fs.opts.ReadOnly {
 		return syscall.EROFS
 	}
 	nb, ok := n.notebookForXattr(ctx)
 	if !ok {
-		return gofs.ENOATTR
+		return errNoAttr
 	}
 	with := strings.TrimPrefix(attr, xattrShare)
 	if remote.ValidNamespace(with) != nil {
 		return syscall.EINVAL
 	}
-	shares, err := n.dir.shares(ctx, nb)
+	shares, err := n.ns.shares(ctx, nb)
 	if err != nil {
-		return toErrno(n.dir.root.log, "removexattr", n.path(), err)
+		return err
 	}
 	if _, ok := findShare(shares, with); !ok {
-		return gofs.ENOATTR
+		return errNoAttr
 	}
-	return n.dir.share(ctx, nb, with, []string{}, "removexattr", n.path())
+	return n.ns.share(ctx, nb, with, []string{})
 }
-
-// Flags of setxattr(2).
-const (
-	xattrCreate  = 1
-	xattrReplace = 2
-)
 
 func findShare(shares []remote.Share, ns string) (remote.Share, bool) {
 	for _, s := range shares {
@@ -278,34 +283,34 @@ func findShare(shares []remote.Share, ns string) (remote.Share, bool) {
 }
 
 // shares lists a notebook's shares, cached for the metadata TTL.
-func (d *nsDir) shares(ctx context.Context, nb remote.Notebook) ([]remote.Share, error) {
-	if e, ok := d.root.shareLists.Get(nb.ID); ok && e.Fresh && !e.Negative {
+func (d *Namespace) shares(ctx context.Context, nb remote.Notebook) ([]remote.Share, error) {
+	if e, ok := d.fs.shareLists.Get(nb.ID); ok && e.Fresh && !e.Negative {
 		return e.Value, nil
 	}
-	cctx, cancel := d.root.callCtx(ctx)
+	cctx, cancel := d.fs.callCtx(ctx)
 	defer cancel()
-	shares, err := d.root.client.Shares(cctx, d.ns, nb.ID)
+	shares, err := d.fs.client.Shares(cctx, d.ns, nb.ID)
 	if err != nil {
 		return nil, err
 	}
 	sort.Slice(shares, func(i, j int) bool { return shares[i].Namespace < shares[j].Namespace })
-	d.root.shareLists.Put(nb.ID, shares)
+	d.fs.shareLists.Put(nb.ID, shares)
 	return shares, nil
 }
 
 // share grants (or with no actions removes) a share, then drops what it
 // makes stale at once: the share list, and public/ when that changed.
-func (d *nsDir) share(ctx context.Context, nb remote.Notebook, with string, actions []string, op, path string) syscall.Errno {
-	cctx, cancel := d.root.saveCtx(ctx)
-	err := d.root.client.Share(cctx, d.ns, nb.ID, with, actions)
+func (d *Namespace) share(ctx context.Context, nb remote.Notebook, with string, actions []string) error {
+	cctx, cancel := d.fs.saveCtx(ctx)
+	err := d.fs.client.Share(cctx, d.ns, nb.ID, with, actions)
 	cancel()
-	d.root.shareLists.Invalidate(nb.ID)
+	d.fs.shareLists.Invalidate(nb.ID)
 	if err != nil {
-		return toErrno(d.root.log, op, path, err)
+		return err
 	}
 	if with == remote.PublicNamespace {
-		d.root.nsLists.Invalidate(remote.Public)
-		d.root.lists.Invalidate(string(remote.Public) + "/" + nb.Namespace)
+		d.fs.nsLists.Invalidate(remote.Public)
+		d.fs.lists.Invalidate(string(remote.Public) + "/" + nb.Namespace)
 	}
-	return 0
+	return nil
 }

@@ -353,7 +353,9 @@ func TestDaemonSigtermFlushesPending(t *testing.T) {
 	if got := stored("s0"); !bytes.Equal(got, nb("slow 0")) {
 		t.Errorf("s0 changed while the remote was down: %q", got)
 	}
-	cmd, _, dlogs = startDaemon(t, bin, home, "--remote", slow)
+	// The same backend again (pending saves never go to another one).
+	isDown.Store(false)
+	cmd, _, dlogs = startDaemon(t, bin, home, "--remote", front.URL)
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}

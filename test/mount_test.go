@@ -19,6 +19,7 @@ import (
 
 	"notebookfs/cache"
 	"notebookfs/fs"
+	nbfuse "notebookfs/fs/fuse"
 	"notebookfs/remote"
 	"notebookfs/remote/cloud"
 	"notebookfs/remote/local"
@@ -45,7 +46,7 @@ type env struct {
 	url      string // remote: the server's base URL
 	// mountToken is the token the mount's client presents (remote).
 	mountToken string
-	root       *fs.Root
+	root       *fs.FS
 	logs       *test.Hook // every log entry of the mount
 	group      *[]*env    // every mount of this store: settle drains them all
 }
@@ -159,7 +160,12 @@ func (e *env) mountFS() {
 	if err != nil {
 		t.Fatal(err)
 	}
-	root, err := fs.NewRoot(fs.Options{
+	backend := "embedded " + e.storeDir
+	if e.url != "" {
+		backend = "tiledb " + e.url
+	}
+	root, err := fs.New(fs.Options{
+		Backend:       backend,
 		Client:        e.count,
 		Content:       cache.NewContent(e.opts.cacheSize),
 		DiskCache:     disk,
@@ -174,14 +180,14 @@ func (e *env) mountFS() {
 		RetryBackoff:        10 * time.Millisecond,
 		MaxRetryBackoff:     200 * time.Millisecond,
 		OnConflictOverwrite: e.opts.overwrite,
-		UID:                 uint32(os.Getuid()),
-		GID:                 uint32(os.Getgid()),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	server, logw, err := fs.Mount(e.dir, root, fs.MountOptions{
+	server, logw, err := nbfuse.Mount(e.dir, root, nbfuse.MountOptions{
 		FsName: "notebookfs-test",
+		UID:    uint32(os.Getuid()),
+		GID:    uint32(os.Getgid()),
 		Debug:  testing.Verbose() && os.Getenv("FUSE_DEBUG") != "",
 		PanicHandler: func(p any) fuse.Status {
 			t.Errorf("panic in a FUSE handler: %v\n%s", p, debug.Stack())

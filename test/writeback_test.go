@@ -22,6 +22,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"notebookfs/fs"
+	nbfuse "notebookfs/fs/fuse"
 	"notebookfs/remote"
 )
 
@@ -29,9 +30,9 @@ import (
 func (e *env) status() fs.Status {
 	e.t.Helper()
 	buf := make([]byte, 1<<20)
-	n, err := unix.Getxattr(e.dir, fs.StatusXattr, buf)
+	n, err := unix.Getxattr(e.dir, nbfuse.StatusXattr, buf)
 	if err != nil {
-		e.t.Fatalf("getxattr %s: %v", fs.StatusXattr, err)
+		e.t.Fatalf("getxattr %s: %v", nbfuse.StatusXattr, err)
 	}
 	var st fs.Status
 	if err := json.Unmarshal(buf[:n], &st); err != nil {

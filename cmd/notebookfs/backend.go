@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 
 	"github.com/sirupsen/logrus"
 
@@ -18,7 +20,10 @@ import (
 type backend struct {
 	client remote.Client
 	name   string // for df and logs: the host, or the embedded store's dir
-	close  func()
+	// identity keeps state (pending saves, backups, last-known listings)
+	// apart per backend: never replayed to another host or store.
+	identity string
+	close    func()
 }
 
 // openBackend picks the backend: --remote URL, else TileDB credentials
@@ -52,7 +57,7 @@ func openBackend(ctx context.Context, cfg config.Config, remoteURL string, log *
 			return nil, err
 		}
 		log.WithField("host", creds.Host).WithField("credentials", creds.Source).Info("using TileDB Cloud")
-		return &backend{client: c, name: creds.Host, close: func() {}}, nil
+		return &backend{client: c, name: creds.Host, identity: "tiledb " + strings.TrimRight(creds.Host, "/"), close: func() {}}, nil
 	}
 	store, err := local.Open(cfg.StoreDir, log.WithField("component", "store"))
 	if err != nil {
@@ -63,5 +68,9 @@ func openBackend(ctx context.Context, cfg config.Config, remoteURL string, log *
 		return nil, fmt.Errorf("embedded store: %w", err)
 	}
 	log.WithField("store", cfg.StoreDir).WithField("user", cfg.User).Info("using the embedded store")
-	return &backend{client: store.As(cfg.User), name: cfg.StoreDir, close: func() { store.Close() }}, nil
+	abs, err := filepath.Abs(cfg.StoreDir)
+	if err != nil {
+		abs = cfg.StoreDir
+	}
+	return &backend{client: store.As(cfg.User), name: cfg.StoreDir, identity: "embedded " + abs, close: func() { store.Close() }}, nil
 }

@@ -40,7 +40,7 @@ func newMountMetrics(client remote.Client) (*mountMetrics, remote.Client, error)
 }
 
 // start registers the cache and mount figures and listens on addr.
-func (m *mountMetrics) start(addr string, content *cache.Content, root *fs.Root, log *logrus.Entry) error {
+func (m *mountMetrics) start(addr string, content *cache.Content, root *fs.FS, log *logrus.Entry) error {
 	stat := func(f func(cache.ContentStats) int64) func() float64 {
 		return func() float64 { return float64(f(content.Stats())) }
 	}

@@ -18,6 +18,7 @@ import (
 	"notebookfs/cache"
 	"notebookfs/config"
 	"notebookfs/fs"
+	"notebookfs/fs/fuse"
 )
 
 // parseInterspersed lets flags come after the positional arguments too
@@ -163,21 +164,23 @@ Flags:
 			return err
 		}
 	}
-	root, err := fs.NewRoot(fs.Options{
+	root, err := fs.New(fs.Options{
 		Client:      client,
 		Content:     content,
 		DiskCache:   disk,
 		Log:         log,
 		StateDir:    cfg.StateDir(),
-		MetadataTTL: cfg.MetadataTTL,
-		CallTimeout: cfg.CallTimeout,
-		ReadOnly:    cfg.ReadOnly,
-		// The journal lives with the other local state, on local disk.
+		PrivateFrom: cfg.CacheDir,
+		Backend:     be.identity,
+		// A daemon still uploading after its unmount holds the state
+		// for at most its flush timeout.
+		StateLockWait:       *flushTimeout + 5*time.Second,
+		MetadataTTL:         cfg.MetadataTTL,
+		CallTimeout:         cfg.CallTimeout,
+		ReadOnly:            cfg.ReadOnly,
 		OnConflictOverwrite: *onConflict == "overwrite",
 		// Prefetch fills the content cache: never more than half of it.
 		PrefetchBytes: min(cfg.Prefetch, cfg.CacheSize/2),
-		UID:           uint32(os.Getuid()),
-		GID:           uint32(os.Getgid()),
 	})
 	if err != nil {
 		return err
@@ -187,8 +190,10 @@ Flags:
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)
-	server, logw, err := fs.Mount(cfg.Mountpoint, root, fs.MountOptions{FsName: "notebookfs:" + be.name, Debug: cfg.FuseDebug, AllowOther: *allowOther})
+	server, logw, err := fuse.Mount(cfg.Mountpoint, root, fuse.MountOptions{FsName: "notebookfs:" + be.name, Debug: cfg.FuseDebug,
+		AllowOther: *allowOther, UID: uint32(os.Getuid()), GID: uint32(os.Getgid())})
 	if err != nil {
+		root.Close()
 		return err
 	}
 	defer logw.Close()
@@ -223,7 +228,7 @@ Flags:
 
 // flushPending waits up to timeout for the journal's uploads; what is left
 // stays in the journal and is uploaded at the next mount.
-func flushPending(root *fs.Root, timeout time.Duration, log *logrus.Entry) {
+func flushPending(root *fs.FS, timeout time.Duration, log *logrus.Entry) {
 	st := root.Status().Uploads
 	if st.Pending == 0 {
 		return

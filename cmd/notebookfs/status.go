@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"notebookfs/fs"
+	"notebookfs/fs/fuse"
 )
 
 func runStatus(args []string) error {
@@ -63,10 +64,10 @@ Examples:
 // value grows between the size query and the read.
 func readStatus(dir string) ([]byte, error) {
 	for i := 0; i < 5; i++ {
-		n, err := unix.Getxattr(dir, fs.StatusXattr, nil)
+		n, err := unix.Getxattr(dir, fuse.StatusXattr, nil)
 		if err == nil {
 			buf := make([]byte, n+4096)
-			n, err = unix.Getxattr(dir, fs.StatusXattr, buf)
+			n, err = unix.Getxattr(dir, fuse.StatusXattr, buf)
 			if err == nil {
 				return buf[:n], nil
 			}

@@ -1,6 +1,8 @@
-// Package journal is the write-back journal: saves made durable on local
-// disk before they are uploaded, so that a close can return before the
-// network answers and a crash or kill of the daemon loses nothing.
+package save
+
+// The journal: saves made durable on local disk before they are uploaded,
+// so that a close can return before the network answers and a crash or
+// kill of the daemon loses nothing.
 //
 // An entry is two files in the journal directory, named by a sequence
 // number: <seq>.data holds the content, <seq>.json the header with the
@@ -8,7 +10,6 @@
 // renamed; the header last, so an entry exists exactly when its header
 // does. On Open, headers whose data is missing, short or of another
 // checksum are reported and moved to corrupt/, never returned.
-package save
 
 import (
 	"crypto/sha256"
@@ -27,6 +28,8 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
+
+	"notebookfs/fs/internal/atomicfile"
 )
 
 // maxPrevs bounds Entry.Prevs: an older predecessor only matters after a
@@ -54,6 +57,11 @@ type Entry struct {
 	// Where a new notebook is stored (TileDB Cloud storage settings).
 	StoragePath       string `json:"storage_path,omitempty"`
 	StorageCredential string `json:"storage_credential,omitempty"`
+	// Backend and User say whose save it is: a journal is replayed only to
+	// the backend and account it was made for (User "" when unknown at the
+	// time: any account of the backend).
+	Backend string `json:"backend,omitempty"`
+	User    string `json:"user,omitempty"`
 }
 
 // AddPrev appends sum to Prevs, keeping the newest maxPrevs.
@@ -89,20 +97,22 @@ type Corrupt struct {
 	Path   string // where its header was moved (the data lies beside it)
 }
 
-// Journal is one directory of entries.
-type Journal struct {
+// journal is one directory of entries.
+type journal struct {
 	dir string
 	mu  sync.Mutex
 	seq uint64 // GUARDED_BY(mu): last sequence number given
 }
 
-// Open opens (creating) the journal in dir and returns its valid entries
+// openJournal opens (creating) the journal in dir and returns its valid entries
 // in sequence order, and the corrupt ones it moved aside.
-func Open(dir string) (*Journal, []Entry, []Corrupt, error) {
+func openJournal(dir string) (*journal, []Entry, []Corrupt, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, nil, nil, fmt.Errorf("journal %s: %w", dir, err)
 	}
-	j := &Journal{dir: dir}
+	j := &journal{dir: dir}
+	// Data of uploads whose outcome the last run never used.
+	os.RemoveAll(filepath.Join(dir, "uploaded"))
 	names, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("journal %s: %w", dir, err)
@@ -159,12 +169,12 @@ func parseName(name string) (uint64, string, bool) {
 	return seq, ext, err == nil
 }
 
-func (j *Journal) path(seq uint64, ext string) string {
+func (j *journal) path(seq uint64, ext string) string {
 	return filepath.Join(j.dir, fmt.Sprintf("%020d.%s", seq, ext))
 }
 
 // load reads a header and verifies its data against it.
-func (j *Journal) load(seq uint64) (Entry, error) {
+func (j *journal) load(seq uint64) (Entry, error) {
 	var e Entry
 	b, err := os.ReadFile(j.path(seq, "json"))
 	if err != nil {
@@ -195,7 +205,7 @@ func (j *Journal) load(seq uint64) (Entry, error) {
 	return e, nil
 }
 
-func (j *Journal) moveAside(seq uint64, reason string) (Corrupt, error) {
+func (j *journal) moveAside(seq uint64, reason string) (Corrupt, error) {
 	cdir := filepath.Join(j.dir, "corrupt")
 	if err := os.MkdirAll(cdir, 0o700); err != nil {
 		return Corrupt{}, fmt.Errorf("journal: %w", err)
@@ -215,7 +225,7 @@ func (j *Journal) moveAside(seq uint64, reason string) (Corrupt, error) {
 // Add makes a save durable: size bytes of r as the content of e, which
 // gets its sequence number, size and checksum. It returns once both files
 // are fsynced and in place.
-func (j *Journal) Add(e Entry, r io.ReaderAt, size int64) (Entry, error) {
+func (j *journal) Add(e Entry, r io.ReaderAt, size int64) (Entry, error) {
 	j.mu.Lock()
 	j.seq++
 	e.Seq = j.seq
@@ -237,9 +247,9 @@ func (j *Journal) Add(e Entry, r io.ReaderAt, size int64) (Entry, error) {
 }
 
 // Update rewrites an entry's header (the id of a notebook created since).
-func (j *Journal) Update(e Entry) error { return j.writeHeader(e) }
+func (j *journal) Update(e Entry) error { return j.writeHeader(e) }
 
-func (j *Journal) writeHeader(e Entry) error {
+func (j *journal) writeHeader(e Entry) error {
 	b, err := json.Marshal(e)
 	if err != nil {
 		return fmt.Errorf("journal: %w", err)
@@ -254,45 +264,23 @@ func (j *Journal) writeHeader(e Entry) error {
 }
 
 // writeFile writes a temporary file, fsyncs it and renames it to path.
-func (j *Journal) writeFile(path string, fill func(io.Writer) error) error {
-	f, err := os.CreateTemp(j.dir, ".tmp-*")
-	if err != nil {
-		return err
-	}
-	err = fill(f)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		os.Remove(f.Name())
-	}
-	return err
+func (j *journal) writeFile(path string, fill func(io.Writer) error) error {
+	return atomicfile.Write(j.dir, path, 0o600, atomicfile.Durable, fill)
 }
 
-func (j *Journal) syncDir() error {
-	d, err := os.Open(j.dir)
-	if err != nil {
+func (j *journal) syncDir() error {
+	if err := atomicfile.SyncDir(j.dir); err != nil {
 		return fmt.Errorf("journal: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("journal: syncing %s: %w", j.dir, err)
 	}
 	return nil
 }
 
 // DataPath is the file holding an entry's content (for linking it into a
 // cache; it is removed with the entry).
-func (j *Journal) DataPath(e Entry) string { return j.path(e.Seq, "data") }
+func (j *journal) DataPath(e Entry) string { return j.path(e.Seq, "data") }
 
 // Content opens an entry's data.
-func (j *Journal) Content(e Entry) (*os.File, error) {
+func (j *journal) Content(e Entry) (*os.File, error) {
 	f, err := os.Open(j.path(e.Seq, "data"))
 	if err != nil {
 		return nil, fmt.Errorf("journal: entry %d: %w", e.Seq, err)
@@ -300,8 +288,84 @@ func (j *Journal) Content(e Entry) (*os.File, error) {
 	return f, nil
 }
 
+// ErrCorrupt is an entry whose data no longer matches its checksum.
+var ErrCorrupt = errors.New("journal entry does not match its checksum")
+
+// checked reads an entry's data as an upload body and checks it against
+// the entry's checksum before it hands out the last byte: content changed
+// on disk since it was journaled never becomes a version. It can be
+// rewound (the client sends a body again after a lost connection).
+type checked struct {
+	ra     io.ReaderAt
+	e      Entry
+	pos    int64
+	hashed int64 // bytes [0, hashed) are in h
+	h      hash.Hash
+}
+
+func newChecked(ra io.ReaderAt, e Entry) *checked {
+	return &checked{ra: ra, e: e, h: sha256.New()}
+}
+
+func (c *checked) Read(p []byte) (int, error) {
+	if c.pos >= c.e.Size {
+		if c.e.Size == 0 {
+			if err := c.finish(); err != nil {
+				return 0, err
+			}
+		}
+		return 0, io.EOF
+	}
+	if int64(len(p)) > c.e.Size-c.pos {
+		p = p[:c.e.Size-c.pos]
+	}
+	n, err := c.ra.ReadAt(p, c.pos)
+	if err == io.EOF && n == len(p) {
+		err = nil
+	}
+	if c.pos == c.hashed {
+		c.h.Write(p[:n])
+		c.hashed += int64(n)
+	}
+	if c.pos+int64(n) == c.e.Size {
+		if cerr := c.finish(); cerr != nil {
+			return 0, cerr
+		}
+	}
+	c.pos += int64(n)
+	return n, err
+}
+
+// finish hashes what was skipped by seeks and compares.
+func (c *checked) finish() error {
+	if c.hashed < c.e.Size {
+		if _, err := io.Copy(c.h, io.NewSectionReader(c.ra, c.hashed, c.e.Size-c.hashed)); err != nil {
+			return fmt.Errorf("journal: entry %d: %w", c.e.Seq, err)
+		}
+		c.hashed = c.e.Size
+	}
+	if sum := hex.EncodeToString(c.h.Sum(nil)); sum != c.e.Sum {
+		return fmt.Errorf("journal: entry %d: data checksum %s, header says %s: %w", c.e.Seq, sum[:12], c.e.Sum[:min(12, len(c.e.Sum))], ErrCorrupt)
+	}
+	return nil
+}
+
+func (c *checked) Seek(off int64, whence int) (int64, error) {
+	switch whence {
+	case io.SeekCurrent:
+		off += c.pos
+	case io.SeekEnd:
+		off += c.e.Size
+	}
+	if off < 0 {
+		return 0, errors.New("journal: seek before the start")
+	}
+	c.pos = off
+	return off, nil
+}
+
 // ReadAll returns an entry's data, checked against its checksum.
-func (j *Journal) ReadAll(e Entry) ([]byte, error) {
+func (j *journal) ReadAll(e Entry) ([]byte, error) {
 	b, err := os.ReadFile(j.path(e.Seq, "data"))
 	if err != nil {
 		return nil, fmt.Errorf("journal: entry %d: %w", e.Seq, err)
@@ -312,8 +376,25 @@ func (j *Journal) ReadAll(e Entry) ([]byte, error) {
 	return b, nil
 }
 
+// handOver removes an uploaded entry but keeps its data, moved to
+// uploaded/, for whoever caches it as the version it became.
+func (j *journal) handOver(e Entry) (string, error) {
+	dir := filepath.Join(j.dir, "uploaded")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	to := filepath.Join(dir, filepath.Base(j.path(e.Seq, "data")))
+	if err := os.Remove(j.path(e.Seq, "json")); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("journal: %w", err)
+	}
+	if err := os.Rename(j.path(e.Seq, "data"), to); err != nil {
+		return "", fmt.Errorf("journal: %w", err)
+	}
+	return to, nil
+}
+
 // Remove deletes an entry: header first, so a crash leaves no entry.
-func (j *Journal) Remove(e Entry) error {
+func (j *journal) Remove(e Entry) error {
 	if err := os.Remove(j.path(e.Seq, "json")); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("journal: %w", err)
 	}

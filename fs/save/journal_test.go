@@ -27,16 +27,16 @@ func entryOf(id, name string) Entry {
 	}
 }
 
-func openJ(t *testing.T, dir string) (*Journal, []Entry, []Corrupt) {
+func openJ(t *testing.T, dir string) (*journal, []Entry, []Corrupt) {
 	t.Helper()
-	j, entries, corrupt, err := Open(dir)
+	j, entries, corrupt, err := openJournal(dir)
 	if err != nil {
 		t.Fatalf("Open(%s): %v", dir, err)
 	}
 	return j, entries, corrupt
 }
 
-func add(t *testing.T, j *Journal, e Entry, data []byte) Entry {
+func add(t *testing.T, j *journal, e Entry, data []byte) Entry {
 	t.Helper()
 	e, err := j.Add(e, bytes.NewReader(data), int64(len(data)))
 	if err != nil {
@@ -220,9 +220,9 @@ func TestCorruptEntries(t *testing.T) {
 	data := []byte(`{"cells":[],"metadata":{},"nbformat":4,"nbformat_minor":5}`)
 	cases := []struct {
 		name   string
-		damage func(t *testing.T, j *Journal, e Entry)
+		damage func(t *testing.T, j *journal, e Entry)
 	}{
-		{"flipped byte", func(t *testing.T, j *Journal, e Entry) {
+		{"flipped byte", func(t *testing.T, j *journal, e Entry) {
 			p := j.path(e.Seq, "data")
 			b, err := os.ReadFile(p)
 			if err != nil {
@@ -233,12 +233,12 @@ func TestCorruptEntries(t *testing.T) {
 				t.Fatal(err)
 			}
 		}},
-		{"truncated data", func(t *testing.T, j *Journal, e Entry) {
+		{"truncated data", func(t *testing.T, j *journal, e Entry) {
 			if err := os.Truncate(j.path(e.Seq, "data"), e.Size-5); err != nil {
 				t.Fatal(err)
 			}
 		}},
-		{"longer data", func(t *testing.T, j *Journal, e Entry) {
+		{"longer data", func(t *testing.T, j *journal, e Entry) {
 			f, err := os.OpenFile(j.path(e.Seq, "data"), os.O_APPEND|os.O_WRONLY, 0)
 			if err != nil {
 				t.Fatal(err)
@@ -246,24 +246,24 @@ func TestCorruptEntries(t *testing.T) {
 			f.Write([]byte("\n"))
 			f.Close()
 		}},
-		{"garbage header", func(t *testing.T, j *Journal, e Entry) {
+		{"garbage header", func(t *testing.T, j *journal, e Entry) {
 			if err := os.WriteFile(j.path(e.Seq, "json"), []byte(`{"seq": 1, "key": "id:x`), 0o600); err != nil {
 				t.Fatal(err)
 			}
 		}},
-		{"empty header", func(t *testing.T, j *Journal, e Entry) {
+		{"empty header", func(t *testing.T, j *journal, e Entry) {
 			if err := os.WriteFile(j.path(e.Seq, "json"), nil, 0o600); err != nil {
 				t.Fatal(err)
 			}
 		}},
-		{"header of another seq", func(t *testing.T, j *Journal, e Entry) {
+		{"header of another seq", func(t *testing.T, j *journal, e Entry) {
 			e.Seq++
 			b, _ := json.Marshal(e)
 			if err := os.WriteFile(j.path(e.Seq-1, "json"), b, 0o600); err != nil {
 				t.Fatal(err)
 			}
 		}},
-		{"missing data", func(t *testing.T, j *Journal, e Entry) {
+		{"missing data", func(t *testing.T, j *journal, e Entry) {
 			if err := os.Remove(j.path(e.Seq, "data")); err != nil {
 				t.Fatal(err)
 			}

@@ -1,50 +1,97 @@
-// Package writeback uploads journaled saves in the background: in order per
-// notebook, coalescing saves that are still waiting, retrying transient
-// failures with backoff, and turning a save that lost a race with another
-// writer into a conflict copy instead of overwriting.
+// Package save is the one owner of pending saves in notebookfs: the journal
+// on local disk, the order and coalescing of each notebook's saves, retries
+// with backoff, cancelling the saves of a notebook deleted locally, renaming
+// a notebook whose create is under way, the check for a save made by
+// someone else meanwhile and the conflict copy it leads to, the lock that
+// keeps one daemon per state directory, and the backend identity that keeps
+// a journal from being replayed to another backend or account.
+//
+// The file system hands a save over with the version its content is based
+// on (Save) and learns how each ended from Results, read by one goroutine
+// of its own: nothing here calls back into the tree.
 package save
 
 import (
-	"bytes"
 	"context"
+	crand "crypto/rand"
+	"encoding/hex"
 	"errors"
-	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
 	"slices"
+	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/sirupsen/logrus"
 
 	"notebookfs/remote"
 )
 
-// Options configure an Uploader.
+// Options configure a Saver.
 type Options struct {
-	Client  remote.Client
-	Journal *Journal
-	Log     *logrus.Entry
+	// Dir is the journal's directory; it must be on local disk.
+	Dir    string
+	Client remote.Client
+	Log    *logrus.Entry
+	// Backend names the backend saves go to (its URL, or the embedded
+	// store's directory); entries of another backend are kept aside.
+	Backend string
+	// User is the account of the saves to replay, when known at the start
+	// (the last session's); SetUser confirms or changes it.
+	User string
 	// CallTimeout is the deadline of one remote call (default 60 s).
 	CallTimeout time.Duration
 	// Overwrite turns conflict detection off: every save becomes the
 	// latest version (--on-conflict=overwrite).
 	Overwrite bool
-	// User names the saver in conflict copies.
-	User func(ctx context.Context) (string, error)
-	// Done is told how each entry ended (not when a newer save of the same
-	// notebook superseded it). It runs on an upload goroutine before
-	// waiters are released and must not wait for them.
-	Done func(Result)
 	// Parallel bounds concurrent uploads (default 4).
 	Parallel int
 	// Backoff is the first retry delay (default 250 ms), doubling up to
 	// MaxBackoff (default 30 s), with jitter.
 	Backoff, MaxBackoff time.Duration
+	// Clock is the time uploads are scheduled by (default time.Now).
+	Clock func() time.Time
+	// Manual runs no upload goroutines and no timers: an upload runs when
+	// Step is called, so a test decides where uploads fall between its
+	// foreground operations.
+	Manual bool
 }
 
-// Outcome says how an entry ended.
+// Ref names the chain of saves of one notebook: "id:<uuid>" for a notebook
+// that exists remotely, "new:<random>" for one not created yet (its later
+// saves keep the ref and learn the id).
+type Ref string
+
+// RefOf is the ref of an existing notebook's saves.
+func RefOf(id string) Ref { return Ref("id:" + id) }
+
+// NewRef is the ref of a notebook not created yet.
+func NewRef() Ref {
+	b := make([]byte, 8)
+	crand.Read(b)
+	return Ref("new:" + hex.EncodeToString(b))
+}
+
+// Request describes one save.
+type Request struct {
+	Ref                 Ref // "" for a notebook never saved by this mount: RefOf(ID) or NewRef()
+	Category, Namespace string
+	ID                  string // "" creates a notebook
+	Name                string // without .ipynb
+	// Time is when the save was made: the modification time the file
+	// shows for it.
+	Time time.Time
+	// Base is the remote version the content derives from, BaseSum the
+	// checksum of that version's content when known: a newer version by
+	// someone else found after the upload makes a conflict copy.
+	Base    time.Time
+	BaseSum string
+	Storage remote.CreateOptions
+}
+
+// Outcome says how a save ended.
 type Outcome int
 
 const (
@@ -52,23 +99,38 @@ const (
 	Saved Outcome = iota
 	// Conflict: someone else saved first; the content is a new notebook.
 	Conflict
-	// Failed: the remote refused it for good (permission, invalid); the
+	// Refused: the remote refused it for good (permission, invalid); the
 	// entry stays in the journal and is tried again at the next start.
-	Failed
+	Refused
+	// Cancelled: the notebook was deleted locally; a create under way was
+	// undone.
+	Cancelled
 )
 
-// Result is how one entry ended.
+func (o Outcome) String() string {
+	return [...]string{"saved", "conflict", "refused", "cancelled"}[o]
+}
+
+// Result is how one save ended. Saves superseded by a newer save of the
+// same notebook have none.
 type Result struct {
+	N       uint64 // results are numbered in the order they happen
 	Entry   Entry
 	Outcome Outcome
 	// Notebook is the saved notebook (Saved), or the original as the
 	// other writer left it (Conflict).
 	Notebook remote.Notebook
 	Copy     remote.Notebook // Conflict: the conflict copy
-	Err      error           // Failed
+	Err      error           // Refused
+	// Content is a file holding what was uploaded (Saved, Conflict),
+	// until Release.
+	Content string
 }
 
-// Stats are the uploader's figures for `notebookfs status`.
+// Ref is the chain the result belongs to.
+func (r Result) Ref() Ref { return Ref(r.Entry.Key) }
+
+// Stats are the saver's figures for `notebookfs status`.
 type Stats struct {
 	Pending       int            `json:"pending"`
 	PendingBytes  int64          `json:"pending_bytes"`
@@ -79,16 +141,20 @@ type Stats struct {
 	Conflicts     []string       `json:"conflicts,omitempty"` // conflict copies made, newest last
 	ConflictCount int64          `json:"conflict_count"`
 	Failed        []PendingEntry `json:"failed,omitempty"`
-	LastErrors    []ErrorRecord  `json:"last_errors,omitempty"`
+	// Aside are saves recorded for another backend or account: kept in
+	// the journal, never uploaded here.
+	Aside      []PendingEntry `json:"aside,omitempty"`
+	LastErrors []ErrorRecord  `json:"last_errors,omitempty"`
 }
 
 // PendingEntry is one save not uploaded yet.
 type PendingEntry struct {
-	Path     string    `json:"path"` // namespace/name.ipynb
+	Path     string    `json:"path"` // category/namespace/name.ipynb
 	Size     int64     `json:"size"`
 	Saved    time.Time `json:"saved"`
 	Attempts int       `json:"attempts"`
 	Error    string    `json:"error,omitempty"`
+	Backend  string    `json:"backend,omitempty"` // Aside only: whose save it is
 }
 
 // ErrorRecord is a failed upload attempt.
@@ -112,29 +178,59 @@ type item struct {
 	lastErr   error
 }
 
-// Uploader runs the uploads.
-type Uploader struct {
+// Saver journals saves and uploads them.
+type Saver struct {
 	o      Options
+	j      *journal
 	ctx    context.Context
 	cancel context.CancelFunc
-	wg     sync.WaitGroup
+	run    sync.WaitGroup
 
 	mu      sync.Mutex
 	cond    *sync.Cond
+	user    string               // GUARDED_BY(mu): the account saves are made for
 	queue   []*item              // GUARDED_BY(mu): unfinished, by sequence
 	failed  []*item              // GUARDED_BY(mu): refused for good
+	held    []Entry              // GUARDED_BY(mu): replays waiting to learn the account
+	aside   []Entry              // GUARDED_BY(mu): another backend's or account's
 	written map[string]time.Time // GUARDED_BY(mu): id -> version our last write made
-	errs    map[string]error     // GUARDED_BY(mu): key -> last permanent failure
+	errs    map[Ref]error        // GUARDED_BY(mu): ref -> last permanent failure
 	stats   Stats                // GUARDED_BY(mu): counters only
 	closed  bool                 // GUARDED_BY(mu)
-	// cancelled are notebooks deleted locally (ids and keys): their
+	// cancelled are notebooks deleted locally (refs and ids): their
 	// unfinished saves are dropped, and one being created is deleted.
-	cancelled map[string]bool      // GUARDED_BY(mu)
-	timers    map[*time.Timer]bool // GUARDED_BY(mu)
+	cancelled map[string]bool // GUARDED_BY(mu)
+	// created are chains whose create is done: their notebook.
+	created map[Ref]remote.Notebook // GUARDED_BY(mu)
+	// renamed are new names of notebooks whose create is under way.
+	renamed map[Ref]string       // GUARDED_BY(mu)
+	timers  map[*time.Timer]bool // GUARDED_BY(mu)
+	results []Result             // GUARDED_BY(mu): not taken yet
+	lastN   uint64               // GUARDED_BY(mu)
+	ready   chan struct{}        // a result is waiting (capacity 1)
+	out     chan Result          // Results: fed by one goroutine
+	outOnce sync.Once
+	corrupt []Corrupt
 }
 
-// New starts an uploader over the entries a previous run left.
-func New(o Options, replay []Entry) *Uploader {
+// Open opens (creating) the journal in o.Dir and starts uploading the
+// saves a previous run left there for this backend and account.
+func Open(o Options) (*Saver, error) {
+	j, entries, corrupt, err := openJournal(o.Dir)
+	if err != nil {
+		return nil, err
+	}
+	s := newSaver(o, j, entries)
+	s.corrupt = corrupt
+	for _, c := range corrupt {
+		s.o.Log.WithField("entry", c.Seq).WithField("moved_to", c.Path).WithField("cause", c.Reason).
+			Error("a journal entry is corrupt or incomplete; it is not uploaded")
+	}
+	return s, nil
+}
+
+// newSaver starts a saver over an open journal and the entries found in it.
+func newSaver(o Options, j *journal, entries []Entry) *Saver {
 	if o.CallTimeout <= 0 {
 		o.CallTimeout = 60 * time.Second
 	}
@@ -147,137 +243,355 @@ func New(o Options, replay []Entry) *Uploader {
 	if o.MaxBackoff <= 0 {
 		o.MaxBackoff = 30 * time.Second
 	}
-	if o.Done == nil {
-		o.Done = func(Result) {}
+	if o.Clock == nil {
+		o.Clock = time.Now
+	}
+	if o.Log == nil {
+		l := logrus.New()
+		l.SetOutput(io.Discard)
+		o.Log = logrus.NewEntry(l)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	u := &Uploader{o: o, ctx: ctx, cancel: cancel, written: map[string]time.Time{},
-		errs: map[string]error{}, timers: map[*time.Timer]bool{}, cancelled: map[string]bool{}}
-	u.cond = sync.NewCond(&u.mu)
-	for _, e := range replay {
-		u.addLocked(&item{e: e, replayed: true})
+	s := &Saver{o: o, j: j, ctx: ctx, cancel: cancel, user: o.User,
+		written: map[string]time.Time{}, errs: map[Ref]error{}, timers: map[*time.Timer]bool{},
+		cancelled: map[string]bool{}, created: map[Ref]remote.Notebook{}, renamed: map[Ref]string{},
+		ready: make(chan struct{}, 1)}
+	s.cond = sync.NewCond(&s.mu)
+	var replay []Entry
+	for _, e := range entries {
+		switch {
+		case e.Backend != o.Backend:
+			s.aside = append(s.aside, e)
+		case e.User != "" && s.user == "":
+			s.held = append(s.held, e)
+		case e.User != "" && e.User != s.user:
+			s.aside = append(s.aside, e)
+		default:
+			replay = append(replay, e)
+		}
 	}
-	for i := 0; i < o.Parallel; i++ {
-		u.wg.Add(1)
-		go u.worker()
+	if len(s.aside) > 0 {
+		s.o.Log.WithField("saves", len(s.aside)).WithField("journal", o.Dir).
+			Warn("the journal holds saves made for another backend or account; they are kept and not uploaded here (notebookfs status lists them)")
 	}
-	return u
+	s.replayLocked(replay)
+	if !o.Manual {
+		for i := 0; i < o.Parallel; i++ {
+			s.run.Add(1)
+			go s.worker()
+		}
+	}
+	return s
 }
+
+// replayLocked queues entries a previous run left.
+func (s *Saver) replayLocked(entries []Entry) {
+	if len(entries) == 0 {
+		return
+	}
+	var bytes int64
+	for _, e := range entries {
+		bytes += e.Size
+		s.o.Log.WithFields(e.LogFields()).Debug("left in the journal")
+		s.addLocked(&item{e: e, replayed: true})
+	}
+	s.o.Log.WithField("saves", len(entries)).WithField("bytes", bytes).Info("uploading saves a previous run left in the journal")
+	s.cond.Broadcast()
+}
+
+// SetUser says which account this mount saves for, once the remote said
+// who we are: replays held for it start, and replays of another account
+// are set aside.
+func (s *Saver) SetUser(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if name == "" || name == s.user {
+		if name != "" && len(s.held) > 0 {
+			s.releaseHeldLocked()
+		}
+		return
+	}
+	s.user = name
+	// Replays queued for the account believed at the start, and not
+	// started yet, belong to someone else now.
+	s.queue = slices.DeleteFunc(s.queue, func(it *item) bool {
+		if it.replayed && !it.inflight && it.attempts == 0 && it.e.User != "" && it.e.User != name {
+			s.aside = append(s.aside, it.e)
+			return true
+		}
+		return false
+	})
+	s.releaseHeldLocked()
+}
+
+func (s *Saver) releaseHeldLocked() {
+	var replay []Entry
+	for _, e := range s.held {
+		if e.User == s.user {
+			replay = append(replay, e)
+		} else {
+			s.aside = append(s.aside, e)
+		}
+	}
+	s.held = nil
+	s.replayLocked(replay)
+}
+
+func (s *Saver) now() time.Time { return s.o.Clock() }
 
 func sameNotebook(a, b Entry) bool {
 	return a.Key == b.Key || (a.ID != "" && a.ID == b.ID)
 }
 
-// Add queues a journaled entry. A waiting (not uploading) save of the same
-// notebook is superseded and removed: only the newest content matters.
-func (u *Uploader) Add(e Entry) {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	u.addLocked(&item{e: e})
-	u.cond.Broadcast()
+// probeLocked matches every save of ref's notebook.
+func (s *Saver) probeLocked(ref Ref) Entry {
+	p := Entry{Key: string(ref)}
+	if id, ok := strings.CutPrefix(string(ref), "id:"); ok {
+		p.ID = id
+	} else if nb, ok := s.created[ref]; ok {
+		p.ID = nb.ID
+	}
+	return p
 }
 
-func (u *Uploader) addLocked(it *item) {
-	if w, ok := u.written[it.e.ID]; ok && it.e.Base.Before(w) && !it.replayed {
+// Prepared is a save made durable but not queued yet: a rename-over first
+// deletes its source, and drops the save if that fails.
+type Prepared struct {
+	s     *Saver
+	Entry Entry
+}
+
+// Commit queues the save's upload.
+func (p *Prepared) Commit() {
+	p.s.mu.Lock()
+	defer p.s.mu.Unlock()
+	p.s.addLocked(&item{e: p.Entry})
+	p.s.cond.Broadcast()
+}
+
+// Discard forgets the save.
+func (p *Prepared) Discard() {
+	if err := p.s.j.Remove(p.Entry); err != nil {
+		p.s.o.Log.WithError(err).Warn("removing a discarded journal entry")
+	}
+}
+
+// Save makes size bytes of r durable as the save req describes and queues
+// its upload: once it returns, the save survives a crash.
+func (s *Saver) Save(req Request, r io.ReaderAt, size int64) (Entry, error) {
+	p, err := s.Prepare(req, r, size)
+	if err != nil {
+		return Entry{}, err
+	}
+	p.Commit()
+	return p.Entry, nil
+}
+
+// Prepare journals a save without queueing it.
+func (s *Saver) Prepare(req Request, r io.ReaderAt, size int64) (*Prepared, error) {
+	ref := req.Ref
+	if ref == "" {
+		ref = NewRef()
+		if req.ID != "" {
+			ref = RefOf(req.ID)
+		}
+	}
+	e := Entry{
+		Key: string(ref), Category: req.Category, Namespace: req.Namespace, ID: req.ID,
+		Name: req.Name, Time: req.Time.UTC(), Base: req.Base, Backend: s.o.Backend,
+		StoragePath: req.Storage.StoragePath, StorageCredential: req.Storage.StorageCredential,
+	}
+	if e.Time.IsZero() {
+		e.Time = s.now().UTC()
+	}
+	if req.BaseSum != "" {
+		e.AddPrev(req.BaseSum)
+	}
+	s.mu.Lock()
+	e.User = s.user
+	if prev, ok := s.pendingLocked(s.probeLocked(ref)); ok {
+		// Our own earlier saves are still on their way: the remote will
+		// hold one of them, which is no conflict.
+		e.Base = prev.Base
+		e.Prevs = slices.Clone(prev.Prevs)
+		e.AddPrev(prev.Sum)
+	}
+	s.mu.Unlock()
+	e, err := s.j.Add(e, r, size)
+	if err != nil {
+		return nil, err
+	}
+	s.o.Log.WithFields(e.LogFields()).Debug("journaled")
+	return &Prepared{s: s, Entry: e}, nil
+}
+
+// add queues an entry already in the journal.
+func (s *Saver) add(e Entry) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.addLocked(&item{e: e})
+	s.cond.Broadcast()
+}
+
+// addLocked queues an item. A waiting (not uploading) save of the same
+// notebook is superseded and removed: only the newest content matters.
+func (s *Saver) addLocked(it *item) {
+	if w, ok := s.written[it.e.ID]; ok && it.e.Base.Before(w) && !it.replayed {
 		// Journaled while the save before it was finishing: it builds on
 		// the version we wrote (see followLocked).
 		it.e.Base = w
-		if err := u.o.Journal.Update(it.e); err != nil {
-			u.o.Log.WithError(err).WithField("path", it.e.Path()).Warn("recording a save's base in the journal")
+		if err := s.j.Update(it.e); err != nil {
+			s.o.Log.WithError(err).WithField("path", it.e.Path()).Warn("recording a save's base in the journal")
 		}
 	}
-	q := u.queue[:0]
-	for _, o := range u.queue {
+	if nb, ok := s.created[Ref(it.e.Key)]; ok && it.e.ID == "" {
+		// The create of this chain is done: this save is a new version.
+		it.e.ID = nb.ID
+		if err := s.j.Update(it.e); err != nil {
+			s.o.Log.WithError(err).WithField("path", it.e.Path()).Warn("recording a save's notebook in the journal")
+		}
+	}
+	q := s.queue[:0]
+	for _, o := range s.queue {
 		// A save that was tried (or comes from a previous run) may have
 		// left a cut-off version remotely, which only its own content
 		// explains: it uploads before the newer one.
 		if !o.inflight && o.attempts == 0 && !o.replayed && sameNotebook(o.e, it.e) && o.e.Seq < it.e.Seq {
-			u.stats.Coalesced++
-			u.removeEntry(o.e)
+			s.stats.Coalesced++
+			s.removeEntry(o.e)
 			continue
 		}
 		q = append(q, o)
 	}
-	u.queue = append(q, it)
+	s.queue = append(q, it)
 	// A newer save also replaces one that was refused: replaying the old
 	// one later would put older content over newer.
-	f := u.failed[:0]
-	for _, o := range u.failed {
+	f := s.failed[:0]
+	for _, o := range s.failed {
 		if sameNotebook(o.e, it.e) {
-			u.removeEntry(o.e)
+			s.removeEntry(o.e)
 			continue
 		}
 		f = append(f, o)
 	}
-	u.failed = f
-	delete(u.errs, it.e.Key)
+	s.failed = f
+	delete(s.errs, Ref(it.e.Key))
 }
 
-func (u *Uploader) removeEntry(e Entry) {
-	if err := u.o.Journal.Remove(e); err != nil {
-		u.o.Log.WithError(err).Warn("removing a finished journal entry")
+func (s *Saver) removeEntry(e Entry) {
+	if err := s.j.Remove(e); err != nil {
+		s.o.Log.WithError(err).Warn("removing a finished journal entry")
 	}
 }
 
-// SetName renames the queued creates of key (a new notebook renamed before
-// its upload); one under way keeps the name it started with.
-func (u *Uploader) SetName(key, name string) {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	for _, o := range u.queue {
-		if o.e.Key == key && o.e.ID == "" && !o.inflight {
-			o.e.Name = name
-			if err := u.o.Journal.Update(o.e); err != nil {
-				u.o.Log.WithError(err).Warn("recording a rename in the journal")
-			}
+// Rename gives a notebook not created yet (or whose create has just
+// finished, before the caller heard of it) a new name. Queued creates take
+// it; a create under way is renamed once it is done. When the create is
+// already done, the notebook is renamed now and returned (done true).
+func (s *Saver) Rename(ctx context.Context, ref Ref, name string) (nb remote.Notebook, done bool, err error) {
+	s.mu.Lock()
+	created, isCreated := s.created[ref]
+	underWay := false
+	for _, o := range s.queue {
+		if o.e.Key != string(ref) || o.e.ID != "" {
+			continue
+		}
+		if o.inflight {
+			underWay = true
+			continue
+		}
+		o.e.Name = name
+		if err := s.j.Update(o.e); err != nil {
+			s.o.Log.WithError(err).Warn("recording a rename in the journal")
 		}
 	}
+	if underWay {
+		s.renamed[ref] = name
+	}
+	s.mu.Unlock()
+	if underWay || !isCreated {
+		return remote.Notebook{}, false, nil
+	}
+	if created.Name == name {
+		return created, true, nil
+	}
+	cctx, cancel := context.WithTimeout(ctx, s.o.CallTimeout)
+	defer cancel()
+	nb, err = s.o.Client.Rename(cctx, created.Namespace, created.ID, name)
+	if err != nil {
+		return remote.Notebook{}, true, err
+	}
+	s.mu.Lock()
+	s.created[ref] = nb
+	s.mu.Unlock()
+	return nb, true, nil
 }
 
-// Cancel drops the saves of a notebook the user deleted (by key, or by
-// id when id is not empty): queued ones are removed; one uploading now
-// ends without recreating the notebook, and a create is undone.
-func (u *Uploader) Cancel(key, id string) {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	probe := Entry{Key: key, ID: id}
-	u.queue = slices.DeleteFunc(u.queue, func(o *item) bool {
-		if o.inflight || !sameNotebook(o.e, probe) {
+// Cancel drops the saves of a notebook the user deleted before hearing
+// that its create was done (ref): queued ones are removed, one uploading
+// now ends without recreating the notebook, and a create under way or
+// done is undone.
+func (s *Saver) Cancel(ctx context.Context, ref Ref) error {
+	s.mu.Lock()
+	s.cancelLocked(s.probeLocked(ref))
+	s.cancelled[string(ref)] = true
+	created, ok := s.created[ref]
+	if ok {
+		s.cancelled[created.ID] = true
+		delete(s.created, ref)
+	}
+	s.mu.Unlock()
+	if !ok {
+		return nil
+	}
+	cctx, cancel := context.WithTimeout(ctx, s.o.CallTimeout)
+	defer cancel()
+	return s.o.Client.Delete(cctx, created.Namespace, created.ID)
+}
+
+// CancelNotebook drops the saves of notebook id, which the caller deleted.
+func (s *Saver) CancelNotebook(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cancelLocked(Entry{ID: id})
+	s.cancelled[id] = true
+}
+
+func (s *Saver) cancelLocked(probe Entry) {
+	match := func(o *item) bool {
+		return probe.Key != "" && o.e.Key == probe.Key || probe.ID != "" && o.e.ID == probe.ID
+	}
+	s.queue = slices.DeleteFunc(s.queue, func(o *item) bool {
+		if o.inflight || !match(o) {
 			return false
 		}
-		u.removeEntry(o.e)
+		s.removeEntry(o.e)
 		return true
 	})
-	u.failed = slices.DeleteFunc(u.failed, func(o *item) bool {
-		if !sameNotebook(o.e, probe) {
+	s.failed = slices.DeleteFunc(s.failed, func(o *item) bool {
+		if !match(o) {
 			return false
 		}
-		u.removeEntry(o.e)
+		s.removeEntry(o.e)
 		return true
 	})
-	if key != "" {
-		u.cancelled[key] = true
-	}
-	if id != "" {
-		u.cancelled[id] = true
-	}
-	u.cond.Broadcast()
+	s.cond.Broadcast()
 }
 
-func (u *Uploader) isCancelled(e Entry) bool {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	return u.cancelled[e.Key] || (e.ID != "" && u.cancelled[e.ID])
+func (s *Saver) isCancelled(e Entry) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cancelled[e.Key] || (e.ID != "" && s.cancelled[e.ID])
 }
 
-// UnfinishedCreates are the newest waiting saves of notebooks not created
-// yet in category/namespace (after a restart: files to show before their
+// PendingCreates are the newest waiting saves of notebooks not created yet
+// in category/namespace (after a restart: files to show before their
 // upload).
-func (u *Uploader) UnfinishedCreates(category, namespace string) []Entry {
-	u.mu.Lock()
-	defer u.mu.Unlock()
+func (s *Saver) PendingCreates(category, namespace string) []Entry {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	newest := map[string]Entry{}
-	for _, it := range u.queue {
+	for _, it := range s.queue {
 		if it.e.ID == "" && it.e.Category == category && it.e.Namespace == namespace {
 			newest[it.e.Key] = it.e
 		}
@@ -286,94 +600,189 @@ func (u *Uploader) UnfinishedCreates(category, namespace string) []Entry {
 	for _, e := range newest {
 		out = append(out, e)
 	}
+	slices.SortFunc(out, func(a, b Entry) int { return int(a.Seq) - int(b.Seq) })
 	return out
 }
 
-// Unfinished reports the newest save of notebook id (or of key) that is
-// not uploaded yet: readers see pending content.
-func (u *Uploader) Unfinished(key, id string) (Entry, bool) {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	probe := Entry{Key: key, ID: id}
-	for i := len(u.queue) - 1; i >= 0; i-- {
-		if sameNotebook(u.queue[i].e, probe) {
-			return u.queue[i].e, true
+// Pending reports the newest save of ref's notebook not uploaded yet:
+// readers see pending content.
+func (s *Saver) Pending(ref Ref) (Entry, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.pendingLocked(s.probeLocked(ref))
+}
+
+// PendingNotebook is Pending for notebook id, whatever its ref.
+func (s *Saver) PendingNotebook(id string) (Entry, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.pendingLocked(Entry{ID: id})
+}
+
+func (s *Saver) pendingLocked(probe Entry) (Entry, bool) {
+	for i := len(s.queue) - 1; i >= 0; i-- {
+		e := s.queue[i].e
+		if probe.Key != "" && e.Key == probe.Key || probe.ID != "" && e.ID == probe.ID {
+			return e, true
 		}
 	}
 	return Entry{}, false
 }
 
-// Wait returns once no save of the notebook (key or id) is left to
-// upload, with the error of one that was refused, or ctx's error.
-func (u *Uploader) Wait(ctx context.Context, key, id string) error {
-	probe := Entry{Key: key, ID: id}
-	return u.waitFor(ctx, func() bool {
-		for _, it := range u.queue {
-			if sameNotebook(it.e, probe) {
+// Content opens a pending save's data.
+func (s *Saver) Content(e Entry) (*os.File, error) { return s.j.Content(e) }
+
+// ReadAll returns a pending save's data, checked against its checksum.
+func (s *Saver) ReadAll(e Entry) ([]byte, error) { return s.j.ReadAll(e) }
+
+// DataPath is the file holding a save's data while it is in the journal
+// (for linking it into a cache).
+func (s *Saver) DataPath(e Entry) string { return s.j.DataPath(e) }
+
+// Wait returns once no save of ref's notebook is left to upload, with the
+// number of the last result by then and the error of a save that was
+// refused, or ctx's error.
+func (s *Saver) Wait(ctx context.Context, ref Ref) (uint64, error) {
+	return s.waitFor(ctx, func() bool {
+		probe := s.probeLocked(ref)
+		for _, it := range s.queue {
+			if probe.Key != "" && it.e.Key == probe.Key || probe.ID != "" && it.e.ID == probe.ID {
 				return false
 			}
 		}
 		return true
-	}, func() error { return u.errs[key] })
+	}, func() error { return s.errs[ref] })
 }
 
-// Drain returns once every queued save is uploaded (or refused), or with
-// ctx's error.
-func (u *Uploader) Drain(ctx context.Context) error {
-	return u.waitFor(ctx, func() bool { return len(u.queue) == 0 }, func() error { return nil })
+// Drain returns once every queued save is uploaded (or refused), with the
+// number of the last result, or with ctx's error.
+func (s *Saver) Drain(ctx context.Context) (uint64, error) {
+	return s.waitFor(ctx, func() bool { return len(s.queue) == 0 }, func() error { return nil })
 }
 
-func (u *Uploader) waitFor(ctx context.Context, done func() bool, result func() error) error {
+func (s *Saver) waitFor(ctx context.Context, done func() bool, result func() error) (uint64, error) {
 	stop := context.AfterFunc(ctx, func() {
-		u.mu.Lock()
-		u.cond.Broadcast()
-		u.mu.Unlock()
+		s.mu.Lock()
+		s.cond.Broadcast()
+		s.mu.Unlock()
 	})
 	defer stop()
-	u.mu.Lock()
-	defer u.mu.Unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	for !done() {
 		if err := ctx.Err(); err != nil {
-			return err
+			return s.lastN, err
 		}
-		if u.closed {
-			return errors.New("writeback: stopped")
+		if s.closed {
+			return s.lastN, errors.New("save: stopped")
 		}
-		u.cond.Wait()
+		s.cond.Wait()
 	}
-	return result()
+	return s.lastN, result()
+}
+
+// emitLocked records a result for the reader of Results.
+func (s *Saver) emitLocked(r Result) {
+	s.lastN++
+	r.N = s.lastN
+	s.results = append(s.results, r)
+	select {
+	case s.ready <- struct{}{}:
+	default:
+	}
+}
+
+// Release is told that the reader of a result is done with its Content.
+func (s *Saver) Release(r Result) {
+	if r.Content != "" {
+		os.Remove(r.Content)
+	}
+}
+
+// Next takes the oldest result not taken yet, if any.
+func (s *Saver) Next() (Result, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.results) == 0 {
+		return Result{}, false
+	}
+	r := s.results[0]
+	s.results = s.results[1:]
+	return r, true
+}
+
+// Results delivers every result, in order, to one reader; it is closed by
+// Close. A saver's results are read either here or with Next, not both.
+func (s *Saver) Results() <-chan Result {
+	s.outOnce.Do(func() {
+		s.out = make(chan Result)
+		s.run.Add(1)
+		go s.deliver()
+	})
+	return s.out
+}
+
+func (s *Saver) deliver() {
+	defer s.run.Done()
+	defer close(s.out)
+	for {
+		r, ok := s.Next()
+		if !ok {
+			select {
+			case <-s.ready:
+				continue
+			case <-s.ctx.Done():
+				return
+			}
+		}
+		select {
+		case s.out <- r:
+		case <-s.ctx.Done():
+			return
+		}
+	}
 }
 
 // Close stops the uploads; what is not uploaded stays in the journal.
-func (u *Uploader) Close() {
-	u.mu.Lock()
-	u.closed = true
-	for t := range u.timers {
+func (s *Saver) Close() {
+	s.mu.Lock()
+	s.closed = true
+	for t := range s.timers {
 		t.Stop()
 	}
-	u.cond.Broadcast()
-	u.mu.Unlock()
-	u.cancel()
-	u.wg.Wait()
+	s.cond.Broadcast()
+	s.mu.Unlock()
+	s.cancel()
+	s.run.Wait()
 }
 
-// Stats reports the uploader's figures.
-func (u *Uploader) Stats() Stats {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	s := u.stats
-	s.Conflicts = slices.Clone(u.stats.Conflicts)
-	s.LastErrors = slices.Clone(u.stats.LastErrors)
-	s.PendingFiles, s.Failed = nil, nil
-	for _, it := range u.queue {
-		s.Pending++
-		s.PendingBytes += it.e.Size
-		s.PendingFiles = append(s.PendingFiles, pendingOf(it))
+// Corrupt is how many journal entries Open found corrupt and set aside.
+func (s *Saver) Corrupt() int { return len(s.corrupt) }
+
+// Stats reports the saver's figures.
+func (s *Saver) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.stats
+	st.Conflicts = slices.Clone(s.stats.Conflicts)
+	st.LastErrors = slices.Clone(s.stats.LastErrors)
+	st.PendingFiles, st.Failed, st.Aside = nil, nil, nil
+	for _, it := range s.queue {
+		st.Pending++
+		st.PendingBytes += it.e.Size
+		st.PendingFiles = append(st.PendingFiles, pendingOf(it))
 	}
-	for _, it := range u.failed {
-		s.Failed = append(s.Failed, pendingOf(it))
+	for _, it := range s.failed {
+		st.Failed = append(st.Failed, pendingOf(it))
 	}
-	return s
+	for _, e := range append(slices.Clone(s.aside), s.held...) {
+		who := e.Backend
+		if e.User != "" {
+			who = e.User + " at " + who
+		}
+		st.Aside = append(st.Aside, PendingEntry{Path: e.Path(), Size: e.Size, Saved: e.Time, Backend: who})
+	}
+	return st
 }
 
 func pendingOf(it *item) PendingEntry {
@@ -384,15 +793,15 @@ func pendingOf(it *item) PendingEntry {
 	return p
 }
 
-// next picks the oldest runnable item: not uploading, not backing off, and
-// no older unfinished save of the same notebook.
-func (u *Uploader) nextLocked(now time.Time) *item {
-	for i, it := range u.queue {
+// nextLocked picks the oldest runnable item: not uploading, not backing
+// off, and no older unfinished save of the same notebook.
+func (s *Saver) nextLocked(now time.Time) *item {
+	for i, it := range s.queue {
 		if it.inflight || it.notBefore.After(now) {
 			continue
 		}
 		blocked := false
-		for _, o := range u.queue[:i] {
+		for _, o := range s.queue[:i] {
 			if sameNotebook(o.e, it.e) {
 				blocked = true
 				break
@@ -405,146 +814,215 @@ func (u *Uploader) nextLocked(now time.Time) *item {
 	return nil
 }
 
-func (u *Uploader) worker() {
-	defer u.wg.Done()
+func (s *Saver) worker() {
+	defer s.run.Done()
 	for {
-		u.mu.Lock()
+		s.mu.Lock()
 		var it *item
 		for {
-			if u.closed {
-				u.mu.Unlock()
+			if s.closed {
+				s.mu.Unlock()
 				return
 			}
-			if it = u.nextLocked(time.Now()); it != nil {
+			if it = s.nextLocked(s.now()); it != nil {
 				break
 			}
-			u.cond.Wait()
+			s.cond.Wait()
 		}
 		it.inflight = true
-		e, replayed := it.e, it.replayed
-		u.mu.Unlock()
-
-		res, err := u.upload(e, replayed)
-
-		if err != nil && retryable(err) && u.ctx.Err() == nil {
-			u.retry(it, err)
-			continue
-		}
-		if err != nil && u.ctx.Err() != nil {
-			// Stopping: the entry stays in the journal for the next start.
-			u.mu.Lock()
-			it.inflight = false
-			u.mu.Unlock()
+		s.mu.Unlock()
+		if !s.process(it) {
 			return
 		}
-		if err != nil && u.supersede(it, err) {
+	}
+}
+
+// Step runs one runnable upload in the caller's goroutine (Options.Manual)
+// and reports whether there was one.
+func (s *Saver) Step() bool {
+	s.mu.Lock()
+	it := s.nextLocked(s.now())
+	if it == nil || s.closed {
+		s.mu.Unlock()
+		return false
+	}
+	it.inflight = true
+	s.mu.Unlock()
+	s.process(it)
+	return true
+}
+
+// Runnable reports how many saves could upload now (Options.Manual).
+func (s *Saver) Runnable() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	now := s.now()
+	for i, it := range s.queue {
+		if it.inflight || it.notBefore.After(now) {
 			continue
 		}
-		if err != nil {
-			res = Result{Entry: e, Outcome: Failed, Err: err}
-			u.o.Log.WithError(err).WithField("path", e.Path()).
-				Error("the remote refused a save; it stays in the journal and is tried again at the next mount")
+		if !slices.ContainsFunc(s.queue[:i], func(o *item) bool { return sameNotebook(o.e, it.e) }) {
+			n++
 		}
-		u.o.Done(res)
-		if e.ID == "" && res.Outcome == Saved && res.Notebook.ID != "" && u.isCancelled(e) {
-			// Deleted locally while Done waited for the file: undo.
-			u.deleteCreated(e, res.Notebook.ID)
+	}
+	return n
+}
+
+// process uploads one item and records how it ended; false when stopping.
+func (s *Saver) process(it *item) bool {
+	e := it.e
+	res, err := s.upload(e, it.replayed)
+	if err != nil && retryable(err) && s.ctx.Err() == nil {
+		s.retry(it, err)
+		return true
+	}
+	if err != nil && s.ctx.Err() != nil {
+		// Stopping: the entry stays in the journal for the next start.
+		s.mu.Lock()
+		it.inflight = false
+		s.mu.Unlock()
+		return false
+	}
+	if err != nil && s.supersede(it, err) {
+		return true
+	}
+	if err != nil {
+		res = Result{Entry: e, Outcome: Refused, Err: err}
+		s.o.Log.WithError(err).WithField("path", e.Path()).
+			Error("the remote refused a save; it stays in the journal and is tried again at the next mount")
+	}
+	if e.ID == "" && res.Outcome == Saved && s.isCancelled(e) {
+		// Deleted locally while the create was under way: undo it.
+		s.deleteCreated(e, res.Notebook.ID)
+		res = Result{Entry: e, Outcome: Cancelled}
+	}
+	for {
+		s.mu.Lock()
+		// A create renamed while it was under way takes the new name
+		// before it counts as done: a Rename either finds it under way
+		// (and leaves the name here) or done (and renames it itself).
+		name, renamed := s.renamed[Ref(e.Key)]
+		delete(s.renamed, Ref(e.Key))
+		if !renamed || res.Outcome != Saved || e.ID != "" || name == res.Notebook.Name {
+			s.finishLocked(it, res)
+			s.mu.Unlock()
+			return true
 		}
-		u.finish(it, res)
+		s.mu.Unlock()
+		res.Notebook = s.renameCreated(e, res.Notebook, name)
 	}
 }
 
 // supersede drops a refused save when a newer save of the same notebook
 // is queued behind it: keeping it for the next mount would upload older
 // content over the newer one there.
-func (u *Uploader) supersede(it *item, err error) bool {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	newer := slices.ContainsFunc(u.queue, func(o *item) bool {
+func (s *Saver) supersede(it *item, err error) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	newer := slices.ContainsFunc(s.queue, func(o *item) bool {
 		return o != it && sameNotebook(o.e, it.e) && o.e.Seq > it.e.Seq
 	})
 	if !newer {
 		return false
 	}
-	u.o.Log.WithError(err).WithField("path", it.e.Path()).
+	s.o.Log.WithError(err).WithField("path", it.e.Path()).
 		Warn("the remote refused a save; a newer save of the same notebook replaces it")
-	u.noteErrorLocked(it.e, err)
-	u.stats.Coalesced++
-	u.queue = slices.DeleteFunc(u.queue, func(o *item) bool { return o == it })
-	u.removeEntry(it.e)
-	u.cond.Broadcast()
+	s.noteErrorLocked(it.e, err)
+	s.stats.Coalesced++
+	s.queue = slices.DeleteFunc(s.queue, func(o *item) bool { return o == it })
+	s.removeEntry(it.e)
+	s.cond.Broadcast()
 	return true
 }
 
 // retry puts an item back with a backoff delay.
-func (u *Uploader) retry(it *item, err error) {
-	u.mu.Lock()
-	defer u.mu.Unlock()
+func (s *Saver) retry(it *item, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	it.inflight = false
 	it.attempts++
 	it.lastErr = err
-	u.stats.Retries++
-	u.noteErrorLocked(it.e, err)
-	d := u.o.Backoff << min(it.attempts-1, 16)
-	if d > u.o.MaxBackoff || d <= 0 {
-		d = u.o.MaxBackoff
+	s.stats.Retries++
+	s.noteErrorLocked(it.e, err)
+	d := s.o.Backoff << min(it.attempts-1, 16)
+	if d > s.o.MaxBackoff || d <= 0 {
+		d = s.o.MaxBackoff
 	}
 	d = d/2 + rand.N(d/2+1)
-	it.notBefore = time.Now().Add(d)
+	it.notBefore = s.now().Add(d)
 	if it.attempts == 1 || it.attempts%10 == 0 {
-		u.o.Log.WithError(err).WithField("path", it.e.Path()).WithField("attempts", it.attempts).
-			WithField("pending", len(u.queue)).Warn("upload failed; the save is kept in the journal and retried")
+		s.o.Log.WithError(err).WithField("path", it.e.Path()).WithField("attempts", it.attempts).
+			WithField("pending", len(s.queue)).Warn("upload failed; the save is kept in the journal and retried")
+	}
+	s.cond.Broadcast()
+	if s.o.Manual {
+		return
 	}
 	var t *time.Timer
 	t = time.AfterFunc(d, func() {
-		u.mu.Lock()
-		delete(u.timers, t)
-		u.cond.Broadcast()
-		u.mu.Unlock()
+		s.mu.Lock()
+		delete(s.timers, t)
+		s.cond.Broadcast()
+		s.mu.Unlock()
 	})
-	u.timers[t] = true
+	s.timers[t] = true
 }
 
-func (u *Uploader) noteErrorLocked(e Entry, err error) {
-	u.stats.LastErrors = append(u.stats.LastErrors, ErrorRecord{Time: time.Now().UTC(), Path: e.Path(), Error: err.Error()})
-	if len(u.stats.LastErrors) > maxErrors {
-		u.stats.LastErrors = u.stats.LastErrors[len(u.stats.LastErrors)-maxErrors:]
+func (s *Saver) noteErrorLocked(e Entry, err error) {
+	s.stats.LastErrors = append(s.stats.LastErrors, ErrorRecord{Time: s.now().UTC(), Path: e.Path(), Error: err.Error()})
+	if len(s.stats.LastErrors) > maxErrors {
+		s.stats.LastErrors = s.stats.LastErrors[len(s.stats.LastErrors)-maxErrors:]
 	}
 }
 
-// finish records how an entry ended and releases its waiters.
-func (u *Uploader) finish(it *item, res Result) {
-	u.mu.Lock()
-	defer u.mu.Unlock()
+// finishLocked records how an entry ended, reports it and releases its
+// waiters.
+func (s *Saver) finishLocked(it *item, res Result) {
 	it.inflight = false
-	u.queue = slices.DeleteFunc(u.queue, func(o *item) bool { return o == it })
+	s.queue = slices.DeleteFunc(s.queue, func(o *item) bool { return o == it })
+	ref := Ref(it.e.Key)
 	switch res.Outcome {
-	case Failed:
+	case Refused:
 		it.lastErr = res.Err
-		u.failed = append(u.failed, it)
-		u.errs[it.e.Key] = res.Err
-		u.noteErrorLocked(it.e, res.Err)
+		s.failed = append(s.failed, it)
+		s.errs[ref] = res.Err
+		s.noteErrorLocked(it.e, res.Err)
+	case Cancelled:
+		s.removeEntry(it.e)
 	default:
-		u.stats.Uploaded++
+		s.stats.Uploaded++
 		if res.Outcome == Conflict {
-			u.stats.ConflictCount++
-			u.stats.Conflicts = append(u.stats.Conflicts, res.Copy.Namespace+"/"+res.Copy.Name+".ipynb")
-			if len(u.stats.Conflicts) > maxConflicts {
-				u.stats.Conflicts = u.stats.Conflicts[1:]
+			s.stats.ConflictCount++
+			s.stats.Conflicts = append(s.stats.Conflicts, res.Copy.Namespace+"/"+res.Copy.Name+".ipynb")
+			if len(s.stats.Conflicts) > maxConflicts {
+				s.stats.Conflicts = s.stats.Conflicts[1:]
 			}
 		} else if res.Notebook.ID != "" {
-			u.written[res.Notebook.ID] = res.Notebook.Version
+			s.written[res.Notebook.ID] = res.Notebook.Version
+		}
+		if res.Notebook.ID != "" && (it.e.ID == "" || res.Notebook.ID != it.e.ID) {
+			// Created (or created again after a remote delete): later
+			// saves and renames of the chain go to this notebook.
+			s.created[ref] = res.Notebook
 		}
 		if res.Notebook.ID != "" {
-			for _, o := range u.queue {
+			for _, o := range s.queue {
 				if !o.inflight && sameNotebook(o.e, it.e) {
-					u.followLocked(o, it.e, res)
+					s.followLocked(o, it.e, res)
 				}
 			}
 		}
-		u.removeEntry(it.e)
+		// The content stays readable for the reader of the result (to
+		// keep it as the version it became) until it calls Release.
+		if p, err := s.j.handOver(it.e); err == nil {
+			res.Content = p
+		} else {
+			s.removeEntry(it.e)
+		}
 	}
-	u.cond.Broadcast()
+	s.emitLocked(res)
+	s.cond.Broadcast()
 }
 
 // followLocked updates a later queued save of the notebook whose save e
@@ -554,7 +1032,7 @@ func (u *Uploader) finish(it *item, res Result) {
 // on the version we wrote. That base is what tells, after a restart, that
 // this version is our own and no conflict: Prevs keeps only the newest
 // checksums, and many saves may coalesce while one uploads.
-func (u *Uploader) followLocked(o *item, e Entry, res Result) {
+func (s *Saver) followLocked(o *item, e Entry, res Result) {
 	changed := false
 	if res.Notebook.ID != e.ID && o.e.Key == e.Key && (o.e.ID == "" || o.e.ID == e.ID) {
 		o.e.ID = res.Notebook.ID
@@ -568,14 +1046,14 @@ func (u *Uploader) followLocked(o *item, e Entry, res Result) {
 	if !changed {
 		return
 	}
-	if err := u.o.Journal.Update(o.e); err != nil {
-		u.o.Log.WithError(err).WithField("path", o.e.Path()).Warn("recording an uploaded save's successor in the journal")
+	if err := s.j.Update(o.e); err != nil {
+		s.o.Log.WithError(err).WithField("path", o.e.Path()).Warn("recording an uploaded save's successor in the journal")
 	}
 }
 
 // retryable: everything but a definite refusal is worth another try.
 func retryable(err error) bool {
-	for _, perm := range []error{remote.ErrPermission, remote.ErrInvalid, remote.ErrNameTooLong, remote.ErrUnsupported} {
+	for _, perm := range []error{remote.ErrPermission, remote.ErrInvalid, remote.ErrNameTooLong, remote.ErrUnsupported, ErrCorrupt} {
 		if errors.Is(err, perm) {
 			return false
 		}
@@ -583,257 +1061,23 @@ func retryable(err error) bool {
 	return true
 }
 
-func (u *Uploader) callCtx() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(u.ctx, u.o.CallTimeout)
-}
-
-// upload sends one entry.
-func (u *Uploader) upload(e Entry, replayed bool) (Result, error) {
-	f, err := u.o.Journal.Content(e)
-	if err != nil {
-		return Result{}, fmt.Errorf("%w: %v", remote.ErrInvalid, err)
+// sleep waits d, or not at all when stopping or stepped by hand.
+func (s *Saver) sleep(d time.Duration) {
+	if s.o.Manual {
+		return
 	}
-	defer f.Close()
-	body := func() io.Reader { return io.NewSectionReader(f, 0, e.Size) }
-
-	if e.ID == "" {
-		if replayed {
-			// The previous run may have created it and died before
-			// recording that: adopt a notebook of this name and content.
-			if nb, ok, err := u.findByContent(e, e.Name); err != nil {
-				return Result{}, err
-			} else if ok {
-				return Result{Entry: e, Outcome: Saved, Notebook: nb}, nil
-			}
-		}
-		nb, err := u.create(e, e.Namespace, e.Name, body())
-		if err != nil {
-			return Result{}, err
-		}
-		if u.isCancelled(e) {
-			u.deleteCreated(e, nb.ID)
-			return Result{Entry: e, Outcome: Saved}, nil
-		}
-		return Result{Entry: e, Outcome: Saved, Notebook: nb}, nil
-	}
-
-	ctx, cancel := u.callCtx()
-	nb, err := u.o.Client.Write(ctx, e.Namespace, e.ID, body(), e.Size)
-	cancel()
-	if errors.Is(err, remote.ErrNotFound) {
-		return u.recreate(e, body())
-	}
-	if err != nil {
-		return Result{}, err
-	}
-	u.o.Log.WithFields(e.LogFields()).WithField("version", nb.Version.UTC().Format(time.RFC3339Nano)).
-		WithField("replayed", replayed).Debug("uploaded")
-	if u.o.Overwrite {
-		return Result{Entry: e, Outcome: Saved, Notebook: nb}, nil
-	}
-	return u.verify(e, nb, f)
-}
-
-// verify checks, after the write, that the version before ours is the one
-// our content was based on (or one of our own). TileDB has no conditional
-// write, so checking after the write is what also catches a save that
-// landed between a check and our write: one request (the version before
-// ours) on the normal path. Someone else's version there means we
-// overwrote a save we never saw: ours becomes the conflict copy and theirs
-// is written back as the latest, so the later writer always yields.
-func (u *Uploader) verify(e Entry, nb remote.Notebook, mine io.ReaderAt) (Result, error) {
-	body := func() io.Reader { return io.NewSectionReader(mine, 0, e.Size) }
-	saved := Result{Entry: e, Outcome: Saved, Notebook: nb}
-	log := u.o.Log.WithField("path", e.Path())
-	var prev time.Time
-	var err error
-	for attempt := 0; attempt < 3; attempt++ {
-		ctx, cancel := u.callCtx()
-		prev, err = u.o.Client.Latest(ctx, e.Namespace, e.ID, nb.Version.Add(-time.Millisecond))
-		cancel()
-		if err == nil || errors.Is(err, remote.ErrNotFound) || u.ctx.Err() != nil {
-			break
-		}
-		select {
-		case <-time.After(u.o.Backoff << attempt):
-		case <-u.ctx.Done():
-		}
-	}
-	u.mu.Lock()
-	ours := !prev.IsZero() && prev.Equal(u.written[e.ID])
-	u.mu.Unlock()
-	u.o.Log.WithFields(e.LogFields()).WithField("before", prev.UTC().Format(time.RFC3339Nano)).WithField("ours", ours).
-		WithError(err).Debug("checked the version before this save")
-	switch {
-	case errors.Is(err, remote.ErrNotFound):
-		return saved, nil // ours is the first version (recreated meanwhile)
-	case err != nil:
-		log.WithError(err).Warn("saved, but could not check for a concurrent save by someone else")
-		return saved, nil
-	case ours || !prev.After(e.Base):
-		return saved, nil
-	}
-	theirs, sum, err := u.remoteContent(e.Namespace, e.ID, prev)
-	if err != nil {
-		log.WithError(err).Warn("saved, but could not read the version before it to check for a conflict")
-		return saved, nil
-	}
-	u.o.Log.WithFields(e.LogFields()).WithField("their_size", len(theirs)).WithField("their_sum", sum[:12]).
-		Debug("read the version before this save")
-	if sum == e.Sum || slices.Contains(e.Prevs, sum) || partialOf(theirs, mine, e.Size) {
-		// An earlier save of ours (recorded before a restart), the very
-		// content ours was based on written again, or what a write of
-		// this content left when it was cut off between TileDB's data
-		// write and its file_size metadata (a crash, a dropped connection):
-		// our bytes cut to, or padded with 0xff to, the size before.
-		return saved, nil
-	}
-	copyNB, err := u.conflictCopy(e, body())
-	if err != nil {
-		// Ours is the latest and theirs is in the history: nothing is lost.
-		log.WithError(err).Error("conflict: someone else saved first, and the conflict copy could not be made; your save is the latest version and theirs is in the history")
-		return saved, nil
-	}
-	ctx, cancel := u.callCtx()
-	restored, err := u.o.Client.Write(ctx, e.Namespace, e.ID, bytes.NewReader(theirs), int64(len(theirs)))
-	cancel()
-	if err != nil {
-		log.WithError(err).Error("conflict: could not write the other save back as the latest; it is in the history")
-		restored = nb
-	}
-	log.WithField("copy", copyNB.Namespace+"/"+copyNB.Name+".ipynb").
-		WithField("their_version", prev.UTC().Format(time.RFC3339Nano)).
-		Warn("conflict: someone else saved this notebook first; your save is kept as a conflict copy and the notebook keeps their version")
-	return Result{Entry: e, Outcome: Conflict, Notebook: restored, Copy: copyNB}, nil
-}
-
-// deleteCreated deletes a notebook created for a file that was deleted
-// locally while the create was on its way.
-func (u *Uploader) deleteCreated(e Entry, id string) {
-	ctx, cancel := u.callCtx()
-	defer cancel()
-	if err := u.o.Client.Delete(ctx, e.Namespace, id); err != nil {
-		u.o.Log.WithError(err).WithField("path", e.Path()).Warn("could not delete a notebook removed while it was being created")
+	select {
+	case <-time.After(d):
+	case <-s.ctx.Done():
 	}
 }
 
-func (u *Uploader) create(e Entry, ns, name string, r io.Reader) (remote.Notebook, error) {
-	ctx, cancel := u.callCtx()
-	defer cancel()
-	return u.o.Client.Create(ctx, ns, name, r, e.Size, remote.CreateOptions{
-		StoragePath: e.StoragePath, StorageCredential: e.StorageCredential})
+func (s *Saver) callCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(s.ctx, s.o.CallTimeout)
 }
 
-// recreate saves content whose notebook was deleted remotely meanwhile as
-// a new notebook of the same name: a save wins over a delete.
-func (u *Uploader) recreate(e Entry, r io.Reader) (Result, error) {
-	if u.isCancelled(e) {
-		return Result{Entry: e, Outcome: Saved}, nil
-	}
-	nb, err := u.create(e, e.Namespace, e.Name, r)
-	if err != nil {
-		return Result{}, err
-	}
-	u.o.Log.WithField("path", e.Path()).WithField("id", nb.ID).
-		Warn("the notebook was deleted remotely before this save was uploaded; saved as a new notebook of the same name")
-	return Result{Entry: e, Outcome: Saved, Notebook: nb}, nil
-}
-
-// conflictCopy stores the content as a new notebook next to the original
-// (in my own namespace when I may not create in the original's).
-func (u *Uploader) conflictCopy(e Entry, r io.Reader) (remote.Notebook, error) {
-	user := "unknown"
-	if u.o.User != nil {
-		ctx, cancel := u.callCtx()
-		if name, err := u.o.User(ctx); err == nil && name != "" {
-			user = name
-		}
-		cancel()
-	}
-	name := ConflictName(e.Name, user, e.Time)
-	nb, err := u.create(e, e.Namespace, name, r)
-	if errors.Is(err, remote.ErrPermission) && user != "unknown" && user != e.Namespace {
-		if s, ok := r.(io.Seeker); ok {
-			s.Seek(0, io.SeekStart)
-		}
-		nb, err = u.create(e, user, name, r)
-	}
-	return nb, err
-}
-
-// partialOf reports whether theirs is a cut-off write of mine: a strict
-// prefix of it, or all of it followed by 0xff fill (TileDB reads cells past
-// a write as the fill value when file_size still says the older, longer
-// size).
-func partialOf(theirs []byte, mine io.ReaderAt, size int64) bool {
-	n := min(int64(len(theirs)), size)
-	if int64(len(theirs)) == size {
-		return false // same length and another checksum: not ours
-	}
-	buf := make([]byte, n)
-	if _, err := mine.ReadAt(buf, 0); err != nil && err != io.EOF {
-		return false
-	}
-	if !bytes.Equal(buf, theirs[:n]) {
-		return false
-	}
-	for _, c := range theirs[n:] {
-		if c != 0xff {
-			return false
-		}
-	}
-	return true
-}
-
-// ConflictName is the name of a conflict copy (without .ipynb), cut to fit.
-func ConflictName(name, user string, at time.Time) string {
-	suffix := fmt.Sprintf(".conflict-%s-%s", user, at.UTC().Format("20060102T150405.000Z"))
-	if over := len(name) + len(suffix) - remote.MaxNameLen; over > 0 {
-		cut := max(0, len(name)-over)
-		for cut > 0 && !utf8.RuneStart(name[cut]) {
-			cut-- // never split a character
-		}
-		name = name[:cut]
-	}
-	return name + suffix
-}
-
-// remoteContent reads a notebook's content at a version, and its checksum.
-func (u *Uploader) remoteContent(ns, id string, at time.Time) ([]byte, string, error) {
-	ctx, cancel := u.callCtx()
-	defer cancel()
-	c, err := u.o.Client.Read(ctx, ns, id, at)
-	if err != nil {
-		return nil, "", err
-	}
-	defer c.Close()
-	data, err := io.ReadAll(c)
-	if err != nil {
-		return nil, "", fmt.Errorf("reading %s/%s: %w", ns, id, err)
-	}
-	return data, Sum(data), nil
-}
-
-// findByContent looks for a notebook named name whose latest content is
-// the entry's.
-func (u *Uploader) findByContent(e Entry, name string) (remote.Notebook, bool, error) {
-	ctx, cancel := u.callCtx()
-	nbs, err := u.o.Client.List(ctx, remote.Category(e.Category), e.Namespace)
-	cancel()
-	if err != nil {
-		return remote.Notebook{}, false, err
-	}
-	for _, nb := range nbs {
-		if nb.Name != name || nb.Size != e.Size || nb.Created.Before(e.Time.Add(-time.Minute)) {
-			continue
-		}
-		_, sum, err := u.remoteContent(e.Namespace, nb.ID, time.Time{})
-		if err != nil {
-			return remote.Notebook{}, false, err
-		}
-		if sum == e.Sum {
-			return nb, true, nil
-		}
-	}
-	return remote.Notebook{}, false, nil
+func (s *Saver) currentUser() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.user
 }

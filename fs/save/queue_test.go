@@ -131,9 +131,10 @@ type env struct {
 	client *hooked // what the uploader uses: hooked -> faulty -> counting -> store
 	hook   atomic.Pointer[hookFunc]
 	jdir   string
-	j      *Journal
+	j      *journal
 
 	mu      sync.Mutex
+	savers  []*Saver
 	results []Result
 }
 
@@ -152,7 +153,7 @@ func newEnv(t *testing.T) *env {
 	e.count = remotetest.NewCounting(e.direct)
 	e.faulty = remotetest.NewFaulty(e.count)
 	e.client = &hooked{Client: e.faulty, hook: &e.hook}
-	e.j, _, _, err = Open(e.jdir)
+	e.j, _, _, err = openJournal(e.jdir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,29 +165,45 @@ func (e *env) setHook(f hookFunc) { e.hook.Store(&f) }
 func (e *env) options() Options {
 	return Options{
 		Client:      e.client,
-		Journal:     e.j,
+		Dir:         e.jdir,
 		Log:         quietLog(),
 		CallTimeout: 10 * time.Second,
-		User:        func(context.Context) (string, error) { return user, nil },
-		Done: func(r Result) {
-			e.mu.Lock()
-			defer e.mu.Unlock()
-			e.results = append(e.results, r)
-		},
-		Backoff:    5 * time.Millisecond,
-		MaxBackoff: 50 * time.Millisecond,
+		User:        user,
+		Backoff:     5 * time.Millisecond,
+		MaxBackoff:  50 * time.Millisecond,
 	}
 }
 
-func (e *env) start(o Options, replay []Entry) *Uploader {
-	u := New(o, replay)
+func (e *env) start(o Options, replay []Entry) *Saver {
+	u := newSaver(o, e.j, replay)
 	e.t.Cleanup(u.Close)
+	e.mu.Lock()
+	e.savers = append(e.savers, u)
+	e.mu.Unlock()
 	return u
 }
 
+// track collects the results of a saver started by the test itself.
+func (e *env) track(u *Saver) *Saver {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.savers = append(e.savers, u)
+	return u
+}
+
+// doneResults are the results reported so far, by every saver started.
 func (e *env) doneResults() []Result {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	for _, u := range e.savers {
+		for {
+			r, ok := u.Next()
+			if !ok {
+				break
+			}
+			e.results = append(e.results, r)
+		}
+	}
 	return slices.Clone(e.results)
 }
 
@@ -331,11 +348,11 @@ func (e *env) wantEmptyJournal() {
 	}
 }
 
-func drain(t *testing.T, u *Uploader) {
+func drain(t *testing.T, u *Saver) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
-	if err := u.Drain(ctx); err != nil {
+	if _, err := u.Drain(ctx); err != nil {
 		t.Fatalf("Drain: %v (stats %+v)", err, u.Stats())
 	}
 }
@@ -356,7 +373,7 @@ func TestCreateUploaded(t *testing.T) {
 	u := e.start(e.options(), nil)
 	data := nbData("fresh")
 	ent := e.journal(createOf("new:a", "fresh"), data)
-	u.Add(ent)
+	u.add(ent)
 	drain(t, u)
 
 	nbs := e.named("fresh")
@@ -371,7 +388,7 @@ func TestCreateUploaded(t *testing.T) {
 		t.Fatalf("result %+v, want Saved as %s", r, nbs[0].ID)
 	}
 	e.wantEmptyJournal()
-	if _, ok := u.Unfinished("new:a", ""); ok {
+	if _, ok := u.Pending("new:a"); ok {
 		t.Fatal("Unfinished after the upload")
 	}
 	if s := u.Stats(); s.Uploaded != 1 || s.Pending != 0 || s.PendingBytes != 0 || len(s.Failed) != 0 {
@@ -387,19 +404,19 @@ func TestSavesAfterCreateGoToNewID(t *testing.T) {
 	e.setHook(g.hook)
 	u := e.start(e.options(), nil)
 	first := e.journal(createOf("new:g", "grows"), nbData("v1"))
-	u.Add(first)
+	u.add(first)
 	g.wait(t) // the create is on its way
 	second := e.journal(next(first), nbData("v2"))
-	u.Add(second)
+	u.add(second)
 	third := e.journal(next(second), nbData("v3"))
-	u.Add(third) // supersedes second, which is waiting
+	u.add(third) // supersedes second, which is waiting
 	if s := u.Stats(); s.Coalesced != 1 || s.Pending != 2 {
 		t.Fatalf("stats %+v, want 1 coalesced and 2 pending", s)
 	}
 	if e.hasFiles(second) {
 		t.Fatal("the superseded entry's files are still in the journal")
 	}
-	if got, ok := u.Unfinished("new:g", ""); !ok || got.Seq != third.Seq {
+	if got, ok := u.Pending("new:g"); !ok || got.Seq != third.Seq {
 		t.Fatalf("Unfinished %+v %v, want seq %d", got, ok, third.Seq)
 	}
 	close(g.release)
@@ -444,7 +461,7 @@ func TestOrderingAndCoalescing(t *testing.T) {
 		} else {
 			ent = e.journal(next(prev), nbData(fmt.Sprintf("v%d", i)))
 		}
-		u.Add(ent)
+		u.add(ent)
 		ents = append(ents, ent)
 		prev = ent
 	}
@@ -458,7 +475,7 @@ func TestOrderingAndCoalescing(t *testing.T) {
 	if got := len(e.journalFiles()); got != 2*s.Pending {
 		t.Fatalf("journal holds %d files for %d pending saves: %v", got, s.Pending, e.journalFiles())
 	}
-	if got, ok := u.Unfinished("", nb.ID); !ok || got.Seq != ents[3].Seq {
+	if got, ok := u.PendingNotebook(nb.ID); !ok || got.Seq != ents[3].Seq {
 		t.Fatalf("Unfinished(id) %+v %v, want seq %d", got, ok, ents[3].Seq)
 	}
 	poll(t, "a failed attempt", func() bool { return u.Stats().Retries > 0 })
@@ -536,7 +553,7 @@ func TestPerNotebookSerialized(t *testing.T) {
 			} else {
 				ent = e.journal(next(last[i]), nbData(fmt.Sprintf("%d.%d", i, round)))
 			}
-			u.Add(ent)
+			u.add(ent)
 			last[i] = ent
 		}
 		time.Sleep(time.Millisecond) // let some of them start
@@ -583,10 +600,10 @@ func TestTransientFaultsRetried(t *testing.T) {
 	u := e.start(e.options(), nil)
 	e.faulty.FailNext("Write", 3, errTransient)
 	ent := e.journal(saveOf(nb), nbData("v1"))
-	u.Add(ent)
+	u.add(ent)
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
-	if err := u.Wait(ctx, ent.Key, ent.ID); err != nil {
+	if _, err := u.Wait(ctx, Ref(ent.Key)); err != nil {
 		t.Fatalf("Wait: %v", err)
 	}
 	if got := e.latest(nb.ID); !bytes.Equal(got, nbData("v1")) {
@@ -618,7 +635,7 @@ func TestTransientCreateRetried(t *testing.T) {
 	e.faulty.FailNext("Create", 1<<30, errTransient)
 	u := e.start(e.options(), nil)
 	data := nbData("new")
-	u.Add(e.journal(createOf("new:r", "retried"), data))
+	u.add(e.journal(createOf("new:r", "retried"), data))
 	poll(t, "two attempts", func() bool {
 		s := u.Stats()
 		return len(s.PendingFiles) == 1 && s.PendingFiles[0].Attempts >= 2
@@ -647,10 +664,10 @@ func TestConflict(t *testing.T) {
 			o := e.options()
 			who := user
 			if !named {
-				o.User, who = nil, "unknown"
+				o.User, who = "", "unknown"
 			}
 			u := e.start(o, nil)
-			u.Add(ent)
+			u.add(ent)
 			drain(t, u)
 
 			r := e.onlyResult()
@@ -708,7 +725,7 @@ func TestConflictCopyInOwnNamespace(t *testing.T) {
 		t.Fatal(err)
 	}
 	u := e.start(e.options(), nil)
-	u.Add(ent)
+	u.add(ent)
 	drain(t, u)
 
 	r := e.onlyResult()
@@ -739,7 +756,7 @@ func TestConflictCopyRefused(t *testing.T) {
 	e.write(nb.ID, nbData("theirs"))
 	e.faulty.FailNext("Create", 1<<30, remote.ErrPermission)
 	u := e.start(e.options(), nil)
-	u.Add(ent)
+	u.add(ent)
 	drain(t, u)
 	if r := e.onlyResult(); r.Outcome != Saved || r.Notebook.ID != nb.ID {
 		t.Fatalf("result %+v", r)
@@ -774,34 +791,33 @@ func TestConflictRestoreIsNoConflictForTheOtherWriter(t *testing.T) {
 	e := newEnv(t)
 	nb := e.create("two machines", nbData("v0"))
 	ua := e.start(e.options(), nil)
-	jb, _, _, err := Open(filepath.Join(t.TempDir(), "journal-b"))
+	jb, _, _, err := openJournal(filepath.Join(t.TempDir(), "journal-b"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var bMu sync.Mutex
 	var bResults []Result
 	ob := e.options()
-	ob.Journal = jb
 	ob.Client = e.direct
-	ob.Done = func(r Result) { bMu.Lock(); bResults = append(bResults, r); bMu.Unlock() }
-	ub := e.start(ob, nil)
+	ub := newSaver(ob, jb, nil)
+	t.Cleanup(ub.Close)
 	addB := func(ent Entry, data []byte) {
 		ent, err := jb.Add(ent, bytes.NewReader(data), int64(len(data)))
 		if err != nil {
 			t.Fatal(err)
 		}
-		ub.Add(ent)
+		ub.add(ent)
 		drain(t, ub)
+		for r, ok := ub.Next(); ok; r, ok = ub.Next() {
+			bResults = append(bResults, r)
+		}
 	}
 
 	addB(saveOf(nb), nbData("b1"))
-	bMu.Lock()
 	b1 := bResults[0]
-	bMu.Unlock()
 	if b1.Outcome != Saved {
 		t.Fatalf("B's first save: %+v", b1)
 	}
-	ua.Add(e.journal(saveOf(nb), nbData("a1")))
+	ua.add(e.journal(saveOf(nb), nbData("a1")))
 	drain(t, ua)
 	if r := e.onlyResult(); r.Outcome != Conflict {
 		t.Fatalf("A's save: %+v, want a conflict", r)
@@ -812,9 +828,7 @@ func TestConflictRestoreIsNoConflictForTheOtherWriter(t *testing.T) {
 	second := saveOf(b1.Notebook)
 	second.AddPrev(Sum(nbData("b1")))
 	addB(second, nbData("b2"))
-	bMu.Lock()
 	b2 := bResults[1]
-	bMu.Unlock()
 	if b2.Outcome != Saved {
 		t.Fatalf("B's second save: outcome %d, copy %q; want Saved", b2.Outcome, b2.Copy.Name)
 	}
@@ -831,7 +845,7 @@ func TestOverwrite(t *testing.T) {
 	o := e.options()
 	o.Overwrite = true
 	u := e.start(o, nil)
-	u.Add(ent)
+	u.add(ent)
 	drain(t, u)
 
 	if r := e.onlyResult(); r.Outcome != Saved || r.Notebook.ID != nb.ID {
@@ -974,13 +988,15 @@ func TestReplay(t *testing.T) {
 		a := e.journal(saveOf(nb), nbData("a"))
 		e.journal(next(a), nbData("b"))
 		c := e.journal(createOf("new:x", "other"), nbData("x"))
-		j, entries, corrupt, err := Open(e.jdir)
+		_, entries, corrupt, err := openJournal(e.jdir)
 		if err != nil || len(entries) != 3 || len(corrupt) != 0 {
 			t.Fatalf("Open: %d entries, %+v, %v", len(entries), corrupt, err)
 		}
-		o := e.options()
-		o.Journal = j
-		u := e.start(o, entries)
+		u, err := Open(e.options())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(u.Close)
 		drain(t, u)
 		if got := e.latest(nb.ID); !bytes.Equal(got, nbData("b")) {
 			t.Fatalf("latest %q", got)
@@ -1006,15 +1022,15 @@ func TestPermanentFailure(t *testing.T) {
 			u := e.start(e.options(), nil)
 			e.faulty.FailNext("Write", 1, perm)
 			bad := e.journal(saveOf(nb), nbData("refused"))
-			u.Add(bad)
+			u.add(bad)
 			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 			defer cancel()
-			err := u.Wait(ctx, bad.Key, bad.ID)
+			_, err := u.Wait(ctx, Ref(bad.Key))
 			if !errors.Is(err, perm) {
 				t.Fatalf("Wait: %v, want %v", err, perm)
 			}
 			r := e.onlyResult()
-			if r.Outcome != Failed || !errors.Is(r.Err, perm) || r.Entry.Seq != bad.Seq {
+			if r.Outcome != Refused || !errors.Is(r.Err, perm) || r.Entry.Seq != bad.Seq {
 				t.Fatalf("result %+v", r)
 			}
 			if !e.hasFiles(bad) {
@@ -1033,11 +1049,11 @@ func TestPermanentFailure(t *testing.T) {
 
 			// A newer save replaces the refused one.
 			good := e.journal(saveOf(nb), nbData("accepted"))
-			u.Add(good)
+			u.add(good)
 			if e.hasFiles(bad) {
 				t.Fatalf("the refused entry is still in the journal after a newer save: %v", e.journalFiles())
 			}
-			if err := u.Wait(ctx, good.Key, good.ID); err != nil {
+			if _, err := u.Wait(ctx, Ref(good.Key)); err != nil {
 				t.Fatalf("Wait after a newer save: %v", err)
 			}
 			if got := e.latest(nb.ID); !bytes.Equal(got, nbData("accepted")) {
@@ -1062,10 +1078,10 @@ func TestRefusedSaveSupersededByNewer(t *testing.T) {
 	e.setHook(g.hook)
 	u := e.start(e.options(), nil)
 	old := e.journal(saveOf(nb), nbData("refused"))
-	u.Add(old)
+	u.add(old)
 	g.wait(t)
 	newer := e.journal(next(old), nbData("newer"))
-	u.Add(newer)
+	u.add(newer)
 	e.faulty.FailNext("Write", 1, remote.ErrInvalid)
 	close(g.release)
 	drain(t, u)
@@ -1083,7 +1099,7 @@ func TestRefusedSaveSupersededByNewer(t *testing.T) {
 
 	// Nothing is left for the next start to upload.
 	u.Close()
-	_, replay, _, err := Open(e.jdir)
+	_, replay, _, err := openJournal(e.jdir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1115,14 +1131,14 @@ func TestLongChainAcrossRestart(t *testing.T) {
 		}
 		return nil
 	})
-	u := New(e.options(), nil)
+	u := e.track(newSaver(e.options(), e.j, nil))
 	first := e.journal(saveOf(nb), nbData("save 0"))
-	u.Add(first)
+	u.add(first)
 	poll(t, "the first upload", func() bool { return writes.Load() == 1 })
 	last := first
 	for i := 1; i <= 20; i++ {
 		last = e.journal(next(last), nbData(fmt.Sprintf("save %d", i)))
-		u.Add(last)
+		u.add(last)
 	}
 	if len(last.Prevs) >= 20 {
 		t.Fatalf("Prevs keeps %d checksums: the test needs a chain longer than that", len(last.Prevs))
@@ -1134,7 +1150,7 @@ func TestLongChainAcrossRestart(t *testing.T) {
 		t.Fatalf("result %+v", r)
 	}
 
-	_, replay, _, err := Open(e.jdir)
+	_, replay, _, err := openJournal(e.jdir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1162,9 +1178,9 @@ func TestLongChainAcrossRestart(t *testing.T) {
 func TestStaleBaseFollowsOurUpload(t *testing.T) {
 	e := newEnv(t)
 	nb := e.create("race", nbData("v0"))
-	u := New(e.options(), nil)
+	u := e.track(newSaver(e.options(), e.j, nil))
 	first := e.journal(saveOf(nb), nbData("first"))
-	u.Add(first)
+	u.add(first)
 	drain(t, u)
 	uploaded := e.onlyResult().Notebook.Version
 	e.setHook(func(ctx context.Context, method, target string) func() {
@@ -1176,9 +1192,9 @@ func TestStaleBaseFollowsOurUpload(t *testing.T) {
 	stale := saveOf(nb) // base: v0, before our upload
 	stale.Time = time.Now().UTC()
 	stale = e.journal(stale, nbData("second"))
-	u.Add(stale)
+	u.add(stale)
 	u.Close()
-	_, replay, _, err := Open(e.jdir)
+	_, replay, _, err := openJournal(e.jdir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1192,20 +1208,20 @@ func TestPermanentFailureOfCreate(t *testing.T) {
 	e := newEnv(t)
 	u := e.start(e.options(), nil)
 	ent := e.journal(createOf("new:long", strings.Repeat("n", remote.MaxNameLen+1)), nbData("x"))
-	u.Add(ent)
+	u.add(ent)
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
-	if err := u.Wait(ctx, ent.Key, ""); !errors.Is(err, remote.ErrNameTooLong) {
+	if _, err := u.Wait(ctx, Ref(ent.Key)); !errors.Is(err, remote.ErrNameTooLong) {
 		t.Fatalf("Wait: %v", err)
 	}
-	if r := e.onlyResult(); r.Outcome != Failed {
+	if r := e.onlyResult(); r.Outcome != Refused {
 		t.Fatalf("result %+v", r)
 	}
 	if !e.hasFiles(ent) || len(e.list()) != 0 {
 		t.Fatalf("journal %v, notebooks %+v", e.journalFiles(), e.list())
 	}
 	// Cancel drops a refused save too.
-	u.Cancel(ent.Key, "")
+	u.Cancel(t.Context(), Ref(ent.Key))
 	if len(u.Stats().Failed) != 0 {
 		t.Fatalf("stats %+v", u.Stats())
 	}
@@ -1222,22 +1238,22 @@ func TestCancelQueued(t *testing.T) {
 	o.Parallel = 1
 	u := e.start(o, nil)
 	b := e.journal(saveOf(blocker), nbData("b1"))
-	u.Add(b)
+	u.add(b)
 	g.wait(t) // the only worker is busy
 	v := e.journal(saveOf(victim), nbData("v1"))
-	u.Add(v)
+	u.add(v)
 	c := e.journal(createOf("new:c", "never"), nbData("c"))
-	u.Add(c)
+	u.add(c)
 	if s := u.Stats(); s.Pending != 3 {
 		t.Fatalf("stats %+v", s)
 	}
-	u.Cancel(v.Key, v.ID)
-	u.Cancel(c.Key, "")
+	u.CancelNotebook(v.ID)
+	u.Cancel(t.Context(), Ref(c.Key))
 	// An uploading save is not dropped by Cancel of another notebook.
 	if e.hasFiles(v) || e.hasFiles(c) || !e.hasFiles(b) {
 		t.Fatalf("journal after Cancel: %v", e.journalFiles())
 	}
-	if _, ok := u.Unfinished(v.Key, v.ID); ok {
+	if _, ok := u.Pending(Ref(v.Key)); ok {
 		t.Fatal("cancelled save still unfinished")
 	}
 	if s := u.Stats(); s.Pending != 1 {
@@ -1245,7 +1261,7 @@ func TestCancelQueued(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
-	if err := u.Wait(ctx, v.Key, v.ID); err != nil {
+	if _, err := u.Wait(ctx, Ref(v.Key)); err != nil {
 		t.Fatalf("Wait for a cancelled save: %v", err)
 	}
 	close(g.release)
@@ -1274,9 +1290,9 @@ func TestCancelDuringCreate(t *testing.T) {
 	e.setHook(g.hook)
 	u := e.start(e.options(), nil)
 	ent := e.journal(createOf("new:d", "doomed"), nbData("d"))
-	u.Add(ent)
+	u.add(ent)
 	g.wait(t)
-	u.Cancel(ent.Key, "")
+	u.Cancel(t.Context(), Ref(ent.Key))
 	if !e.hasFiles(ent) {
 		t.Fatal("Cancel removed an uploading entry")
 	}
@@ -1289,7 +1305,7 @@ func TestCancelDuringCreate(t *testing.T) {
 		t.Fatalf("%d creates", n)
 	}
 	for _, r := range e.doneResults() {
-		if r.Outcome != Saved || r.Notebook.ID != "" {
+		if r.Outcome != Cancelled {
 			t.Fatalf("result %+v, want a cancelled save", r)
 		}
 	}
@@ -1308,7 +1324,7 @@ func TestDeletedRemotely(t *testing.T) {
 			o := e.options()
 			o.Overwrite = overwrite
 			u := e.start(o, nil)
-			u.Add(ent)
+			u.add(ent)
 			drain(t, u)
 
 			nbs := e.named("gone")
@@ -1338,10 +1354,10 @@ func TestDeletedRemotelyTwoSaves(t *testing.T) {
 	e.setHook(g.hook)
 	u := e.start(e.options(), nil)
 	first := e.journal(saveOf(nb), nbData("first"))
-	u.Add(first)
+	u.add(first)
 	g.wait(t) // recreating
 	second := e.journal(next(first), nbData("second"))
-	u.Add(second)
+	u.add(second)
 	close(g.release)
 	drain(t, u)
 	nbs := e.named("gone")
@@ -1357,15 +1373,15 @@ func TestCloseKeepsPending(t *testing.T) {
 	e := newEnv(t)
 	nb := e.create("offline", nbData("v0"))
 	e.faulty.FailNext(remotetest.AnyMethod, 1<<30, errTransient)
-	u := New(e.options(), nil)
+	u := e.track(newSaver(e.options(), e.j, nil))
 	ent := e.journal(saveOf(nb), nbData("offline save"))
-	u.Add(ent)
+	u.add(ent)
 	poll(t, "a failed attempt", func() bool { return u.Stats().Retries > 0 })
 	u.Close()
 	if !e.hasFiles(ent) {
 		t.Fatalf("Close lost the pending save: %v", e.journalFiles())
 	}
-	if err := u.Drain(t.Context()); err == nil {
+	if _, err := u.Drain(t.Context()); err == nil {
 		t.Fatal("Drain after Close succeeded")
 	}
 	if len(e.doneResults()) != 0 {
@@ -1374,13 +1390,12 @@ func TestCloseKeepsPending(t *testing.T) {
 
 	// The next start uploads it.
 	e.faulty.FailNext(remotetest.AnyMethod, 0, nil)
-	j, entries, corrupt, err := Open(e.jdir)
+	j, entries, corrupt, err := openJournal(e.jdir)
 	if err != nil || len(entries) != 1 || len(corrupt) != 0 || entries[0].Seq != ent.Seq {
 		t.Fatalf("reopen: %+v %+v %v", entries, corrupt, err)
 	}
-	o := e.options()
-	o.Journal = j
-	u2 := e.start(o, entries)
+	e.j = j
+	u2 := e.start(e.options(), entries)
 	drain(t, u2)
 	if got := e.latest(nb.ID); !bytes.Equal(got, nbData("offline save")) {
 		t.Fatalf("latest %q", got)
@@ -1393,9 +1408,9 @@ func TestCloseDuringUpload(t *testing.T) {
 	nb := e.create("slow", nbData("v0"))
 	g := newGate("Write", nb.ID) // held until Close cancels the call
 	e.setHook(g.hook)
-	u := New(e.options(), nil)
+	u := e.track(newSaver(e.options(), e.j, nil))
 	ent := e.journal(saveOf(nb), nbData("slow save"))
-	u.Add(ent)
+	u.add(ent)
 	g.wait(t)
 	u.Close()
 	if !e.hasFiles(ent) {
@@ -1412,19 +1427,19 @@ func TestWaitContext(t *testing.T) {
 	e.faulty.FailNext(remotetest.AnyMethod, 1<<30, errTransient)
 	u := e.start(e.options(), nil)
 	ent := e.journal(saveOf(nb), nbData("x"))
-	u.Add(ent)
+	u.add(ent)
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
 	defer cancel()
-	if err := u.Wait(ctx, ent.Key, ent.ID); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := u.Wait(ctx, Ref(ent.Key)); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Wait: %v", err)
 	}
 	ctx2, cancel2 := context.WithCancel(t.Context())
 	cancel2()
-	if err := u.Drain(ctx2); !errors.Is(err, context.Canceled) {
+	if _, err := u.Drain(ctx2); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Drain: %v", err)
 	}
 	// Wait for another notebook returns at once.
-	if err := u.Wait(t.Context(), "id:other", "other"); err != nil {
+	if _, err := u.Wait(t.Context(), "id:other"); err != nil {
 		t.Fatalf("Wait for nothing: %v", err)
 	}
 }

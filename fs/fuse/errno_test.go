@@ -1,4 +1,4 @@
-package fs
+package fuse
 
 import (
 	"context"
@@ -54,20 +54,5 @@ func TestToErrno(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-func TestIsNotebookName(t *testing.T) {
-	for name, want := range map[string]bool{
-		"x.ipynb": true, "a b.ipynb": true, "x.ipynb.ipynb": true, "dup~1234abcd.ipynb": true,
-		".ipynb": false, "x": false, "x.ipynb~": false, ".x.ipynb.swp": false, ".~x.ipynb": false,
-		"#x.ipynb#": false, ".#x.ipynb": false, "4913": false, "sedAbC123": false, "x.IPYNB": false,
-	} {
-		if got := isNotebookName(name); got != want {
-			t.Errorf("isNotebookName(%q) = %v, want %v", name, got, want)
-		}
-	}
-	if got := notebookName("x.ipynb.ipynb"); got != "x.ipynb" {
-		t.Errorf("notebookName strips one suffix: got %q", got)
 	}
 }

@@ -1,4 +1,4 @@
-package fs
+package fuse
 
 import (
 	"errors"
@@ -8,9 +8,10 @@ import (
 	"time"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
-	"github.com/hanwen/go-fuse/v2/fuse"
+	gofuse "github.com/hanwen/go-fuse/v2/fuse"
 	"github.com/sirupsen/logrus"
 
+	"notebookfs/fs"
 	"notebookfs/remote"
 )
 
@@ -18,29 +19,41 @@ import (
 type MountOptions struct {
 	FsName     string // first column of df and mount
 	AllowOther bool
-	Debug      bool // log every FUSE request (very chatty)
+	Debug      bool   // log every FUSE request (very chatty)
+	UID, GID   uint32 // owner shown for every file
 	// PanicHandler, when set, turns a panic in a handler into this call
 	// (tests fail on it); go-fuse's default logs and answers EIO.
-	PanicHandler func(any) fuse.Status
+	PanicHandler func(any) gofuse.Status
 }
 
-// Mount mounts root at dir and returns once the kernel serves it. The
-// caller unmounts with Server.Unmount and waits with Server.Wait.
-func Mount(dir string, root *Root, mo MountOptions) (*fuse.Server, io.Closer, error) {
+// mountUserWait bounds how long a mount waits for the remote to say who I
+// am before it is served (the answer still arrives in the background).
+const mountUserWait = 2 * time.Second
+
+// Mount mounts f at dir and returns once the kernel serves it. The caller
+// unmounts with Server.Unmount, waits with Server.Wait, then closes the
+// io.Closer (go-fuse's log writer).
+func Mount(dir string, f *fs.FS, mo MountOptions) (*gofuse.Server, io.Closer, error) {
 	// go-fuse logs through the standard logger; route it into logrus at
 	// debug level. Both Options.Logger and MountOptions.Logger need it.
-	w := root.log.Logger.WriterLevel(logrus.DebugLevel)
+	w := f.Log().Logger.WriterLevel(logrus.DebugLevel)
 	stdlog := log.New(w, "go-fuse: ", 0)
-	neg := root.opts.NegativeTTL
-	ttl := root.opts.MetadataTTL
+	neg := f.NegativeTTL()
+	ttl := f.MetadataTTL()
+	root := &rootNode{fs: f, opts: mo}
+	root.scratch = &gofs.LoopbackRoot{Path: f.ScratchRoot(), RootNode: root}
+	if err := root.scratchDev(); err != nil {
+		w.Close()
+		return nil, nil, fmt.Errorf("mounting %s: %w", dir, err)
+	}
 	opts := &gofs.Options{
 		EntryTimeout:    &ttl,
 		AttrTimeout:     &ttl,
 		NegativeTimeout: &neg,
-		UID:             root.opts.UID,
-		GID:             root.opts.GID,
+		UID:             mo.UID,
+		GID:             mo.GID,
 		Logger:          stdlog,
-		MountOptions: fuse.MountOptions{
+		MountOptions: gofuse.MountOptions{
 			FsName:     mo.FsName,
 			Name:       "notebookfs",
 			AllowOther: mo.AllowOther,
@@ -49,18 +62,18 @@ func Mount(dir string, root *Root, mo MountOptions) (*fuse.Server, io.Closer, er
 			MaxWrite:   1 << 20,
 			// open(O_TRUNC) arrives as one OPEN, not SETATTR + OPEN, so an
 			// overwrite is one upload and never an empty version first.
-			ExtraCapabilities: fuse.CAP_ATOMIC_O_TRUNC,
+			ExtraCapabilities: gofuse.CAP_ATOMIC_O_TRUNC,
 			// go-fuse's loopback files (our scratch files) would use kernel
 			// passthrough, and the kernel refuses a passthrough open (EIO)
 			// of an inode that has a non-passthrough open: a notebook
 			// renamed to a backup name while still open is exactly that.
-			DisabledCapabilities: fuse.CAP_PASSTHROUGH,
+			DisabledCapabilities: gofuse.CAP_PASSTHROUGH,
 		},
 	}
 	if mo.PanicHandler != nil {
 		opts.MountOptions.PanicHandler = mo.PanicHandler
 	}
-	if root.opts.ReadOnly {
+	if f.ReadOnly() {
 		opts.MountOptions.Options = append(opts.MountOptions.Options, "ro")
 	}
 	start := time.Now()
@@ -70,7 +83,7 @@ func Mount(dir string, root *Root, mo MountOptions) (*fuse.Server, io.Closer, er
 	// the mount goes on and the first access asks again (or waits).
 	// Refused credentials: a mount where every access fails helps nobody.
 	select {
-	case err := <-root.askUser():
+	case err := <-f.AskUser():
 		if errors.Is(err, remote.ErrUnauthenticated) {
 			w.Close()
 			return nil, nil, fmt.Errorf("mounting %s: the remote refused the credentials; log in again (notebookfs login, or set TILEDB_REST_TOKEN; notebookfs doctor checks them): %w", dir, err)
@@ -82,6 +95,6 @@ func Mount(dir string, root *Root, mo MountOptions) (*fuse.Server, io.Closer, er
 		w.Close()
 		return nil, nil, fmt.Errorf("mounting %s: %w", dir, err)
 	}
-	root.log.WithField("mountpoint", dir).WithField("took", time.Since(start).Round(time.Millisecond)).Info("mounted")
+	f.Log().WithField("mountpoint", dir).WithField("took", time.Since(start).Round(time.Millisecond)).Info("mounted")
 	return server, w, nil
 }

@@ -1,0 +1,6 @@
+package fs
+
+import "syscall"
+
+// errNoAttr is "no such attribute".
+const errNoAttr = syscall.ENOATTR
