@@ -174,4 +174,3 @@ func (h *handle) Fsync(ctx context.Context, flags uint32) syscall.Errno {
 func (h *handle) Release(ctx context.Context) syscall.Errno {
 	return h.errno("release", h.h.Release(ctx))
 }
-

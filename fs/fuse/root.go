@@ -205,4 +205,3 @@ func dirStream(ents []fs.DirEntry) gofs.DirStream {
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return gofs.NewListDirStream(out)
 }
-
