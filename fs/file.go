@@ -149,7 +149,7 @@ func (n *File) attrLocked() (Attr, error) {
 		if err := syscall.Lstat(n.ns.scratchPath(n.name), &st); err != nil {
 			return Attr{}, err
 		}
-		return Attr{Mode: st.Mode, Size: st.Size, Local: &st}, nil
+		return Attr{Mode: uint32(st.Mode), Size: st.Size, Local: &st}, nil
 	}
 	size := n.nb.Size
 	mtime := n.ns.fs.shownTime(n.nb)

@@ -423,7 +423,7 @@ func (d *Namespace) lookupScratch(name string) (Entry, error) {
 	if err := syscall.Lstat(d.scratchPath(name), &st); err != nil {
 		return Entry{}, err
 	}
-	if st.Mode&syscall.S_IFMT != syscall.S_IFREG {
+	if uint32(st.Mode)&syscall.S_IFMT != syscall.S_IFREG {
 		return Entry{ScratchPath: d.scratchPath(name), Stat: st}, nil
 	}
 	if n := d.liveFile(name); n != nil && n.isScratch() {

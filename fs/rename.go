@@ -50,7 +50,7 @@ func (d *Namespace) Rename(ctx context.Context, name string, to *Namespace, newN
 		if err := syscall.Lstat(d.scratchPath(name), &st); err != nil {
 			return syscall.ENOENT
 		}
-		if st.Mode&syscall.S_IFMT == syscall.S_IFREG {
+		if uint32(st.Mode)&syscall.S_IFMT == syscall.S_IFREG {
 			e, err := d.lookupScratch(name)
 			if err != nil {
 				return err

@@ -64,7 +64,7 @@ func startDaemon(t *testing.T, bin string, home string, args ...string) (*exec.C
 	mnt := filepath.Join(home, "notebooks")
 	os.MkdirAll(mnt, 0o755)
 	cmd := exec.Command(bin, append([]string{"mount"}, append(args, mnt)...)...)
-	cmd.Env = append(os.Environ(), "HOME="+home, "XDG_DATA_HOME="+filepath.Join(home, "data"), "XDG_CACHE_HOME="+filepath.Join(home, "cache"))
+	cmd.Env = daemonEnvOf(home)
 	var logs bytes.Buffer
 	cmd.Stderr = &logs
 	if err := cmd.Start(); err != nil {

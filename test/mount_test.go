@@ -72,6 +72,9 @@ type envOptions struct {
 	offline bool
 	// failWhoami fails the first Whoami calls with a connection error.
 	failWhoami int
+	// stateDir is another mount's state directory, taken over (after it
+	// is unmounted): "" gives a fresh one.
+	stateDir string
 }
 
 // needFuse skips when the machine cannot mount.
@@ -104,6 +107,9 @@ func mount(t testing.TB, o envOptions) *env {
 		storeDir: filepath.Join(base, "store"),
 		stateDir: filepath.Join(base, "state"),
 		opts:     o,
+	}
+	if o.stateDir != "" {
+		e.stateDir = o.stateDir
 	}
 	e.group = &[]*env{e}
 	if err := os.Mkdir(e.dir, 0o755); err != nil {
