@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -172,7 +173,7 @@ func TestSecondDaemonOnOneStateDir(t *testing.T) {
 // backend gets it when it is mounted again.
 func TestJournalStaysWithItsBackend(t *testing.T) {
 	first := mount(t, envOptions{})
-	first.faults.SetFailRate(1, errors.New("network is unreachable"), 1)
+	first.faults.FailNext("Create", 1000, errors.New("network is unreachable"))
 	mustWrite(t, first.ns("private.ipynb"), nb("meant for the first store only"))
 	first.crash()
 
@@ -269,10 +270,21 @@ func TestBackupDurableBeforeItsRecord(t *testing.T) {
 	waitFor(t, "the mount", func() bool { return isMounted(mnt) })
 	dir := filepath.Join(mnt, "owned", localUser())
 	mustWrite(t, filepath.Join(dir, "x.ipynb"), nb("x"))
+	// Its id is known once the create has landed; a notebook still being
+	// created that is moved away is just cancelled, with no record.
+	if _, err := unix.Getxattr(filepath.Join(dir, "x.ipynb"), "user.tiledb.id", make([]byte, 64)); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.Rename(filepath.Join(dir, "x.ipynb"), filepath.Join(dir, "x.ipynb~")); err != nil {
 		t.Fatal(err)
 	}
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	// strace's own SIGTERM would only detach it: signal the daemon, its child.
+	child, err := exec.Command("pgrep", "-P", strconv.Itoa(cmd.Process.Pid)).Output()
+	if err != nil {
+		t.Fatalf("the daemon under strace: %v", err)
+	}
+	pid, _ := strconv.Atoi(strings.Fields(string(child))[0])
+	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	waitExit(t, cmd, &logs)
