@@ -279,9 +279,17 @@ func (j *journal) syncDir() error {
 // cache; it is removed with the entry).
 func (j *journal) DataPath(e Entry) string { return j.path(e.Seq, "data") }
 
-// Content opens an entry's data.
+// Content opens an entry's data: in the journal, or once uploaded in
+// uploaded/ until its result is released. The file system reads a pending
+// save's content until it has applied the save's outcome, which comes
+// after the upload.
 func (j *journal) Content(e Entry) (*os.File, error) {
 	f, err := os.Open(j.path(e.Seq, "data"))
+	if errors.Is(err, os.ErrNotExist) {
+		if uf, uerr := os.Open(j.uploadedPath(e.Seq)); uerr == nil {
+			return uf, nil
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("journal: entry %d: %w", e.Seq, err)
 	}
@@ -366,7 +374,12 @@ func (c *checked) Seek(off int64, whence int) (int64, error) {
 
 // ReadAll returns an entry's data, checked against its checksum.
 func (j *journal) ReadAll(e Entry) ([]byte, error) {
-	b, err := os.ReadFile(j.path(e.Seq, "data"))
+	f, err := j.Content(e)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(f)
 	if err != nil {
 		return nil, fmt.Errorf("journal: entry %d: %w", e.Seq, err)
 	}
@@ -379,11 +392,10 @@ func (j *journal) ReadAll(e Entry) ([]byte, error) {
 // handOver removes an uploaded entry but keeps its data, moved to
 // uploaded/, for whoever caches it as the version it became.
 func (j *journal) handOver(e Entry) (string, error) {
-	dir := filepath.Join(j.dir, "uploaded")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	to := j.uploadedPath(e.Seq)
+	if err := os.MkdirAll(filepath.Dir(to), 0o700); err != nil {
 		return "", err
 	}
-	to := filepath.Join(dir, filepath.Base(j.path(e.Seq, "data")))
 	if err := os.Remove(j.path(e.Seq, "json")); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return "", fmt.Errorf("journal: %w", err)
 	}
@@ -391,6 +403,11 @@ func (j *journal) handOver(e Entry) (string, error) {
 		return "", fmt.Errorf("journal: %w", err)
 	}
 	return to, nil
+}
+
+// uploadedPath is where handOver keeps an uploaded entry's data.
+func (j *journal) uploadedPath(seq uint64) string {
+	return filepath.Join(j.dir, "uploaded", filepath.Base(j.path(seq, "data")))
 }
 
 // Remove deletes an entry: header first, so a crash leaves no entry.

@@ -575,6 +575,17 @@ func (s *Saver) cancelLocked(probe Entry) {
 		s.removeEntry(o.e)
 		return true
 	})
+	// Saves of the notebook uploaded before it was deleted, whose results
+	// are not taken yet, no longer hold: the notebook is gone (a create
+	// done is undone by the caller). Reported as saved, the file system
+	// would put the deleted notebook back in its listing.
+	for i := range s.results {
+		r := &s.results[i]
+		if r.Outcome == Saved && (probe.Key != "" && r.Entry.Key == probe.Key ||
+			probe.ID != "" && (r.Entry.ID == probe.ID || r.Notebook.ID == probe.ID)) {
+			r.Outcome, r.Notebook = Cancelled, remote.Notebook{}
+		}
+	}
 	s.cond.Broadcast()
 }
 
