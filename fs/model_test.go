@@ -95,6 +95,22 @@ var knownBugs = map[string]bool{
 	// version of the backup record, not the save still pending: its mtime
 	// moves when that save lands. Rebound files are not checked.
 	"reboundShowsRecordVersion": true,
+	// A file made afresh for a notebook (the kernel forgot the inode and
+	// looks the name up again) between a save's upload and its outcome
+	// shows the version before that save: it is neither pending any more
+	// nor in the listing yet. The forget action applies outcomes first.
+	"freshFileMissesUploadedSave": true,
+	// A new notebook moved away onto a backup of another notebook leaves
+	// that backup's record: removing the backup then fails. The model
+	// does not move a new notebook onto a backup that holds one.
+	"newMovedOntoBackupKeepsRecord": true,
+	// A notebook moved away keeps its pending save on the backup file,
+	// which then reads it stale once renamed onto a notebook name. The
+	// model lets the uploads land before a notebook is moved away.
+	"movedAwayKeepsPendingSave": true,
+	// A descriptor that had not read before its notebook was deleted
+	// reads nothing (or fails); the model accepts that.
+	"unlinkedHandleReadsNothing": true,
 }
 
 // known says whether the model steers around a known bug; with
@@ -221,6 +237,9 @@ type coreModel struct {
 	inos     map[string]uint64
 	script   []cop // the rest of an editor's save
 	steps    int
+	kinds    map[string]int // steps by kind
+	record   []cop          // the steps asked for, for MODEL_DUMP
+	depth    int
 	nextNode int
 	nextH    int
 }
@@ -231,12 +250,13 @@ func newCoreModel(rt rapid.TB) *coreModel {
 		rt.Fatalf("starting the core: %v", err)
 	}
 	return &coreModel{rt: rt, e: e, names: map[string]*mnode{}, backups: map[string]*ident{},
-		unseen: map[string]*ident{}, handles: map[int]*mhandle{}, mtimes: map[string]time.Time{}, inos: map[string]uint64{}}
+		unseen: map[string]*ident{}, kinds: map[string]int{}, handles: map[int]*mhandle{}, mtimes: map[string]time.Time{}, inos: map[string]uint64{}}
 }
 
 func (m *coreModel) close() {
 	if m.rt.Failed() {
 		m.rt.Logf("model: %s\nlast lines of the core's log:\n%s", m.describe(), m.e.logs)
+		dumpOps(m.record)
 	}
 	for _, h := range m.sortedHandles() {
 		m.handles[h].h.Release(context.Background())
@@ -452,6 +472,13 @@ func (m *coreModel) drain() {
 	}
 }
 
+// landUploads runs every upload and applies the outcomes.
+func (m *coreModel) landUploads() {
+	for m.e.fs.Saver().Step() {
+	}
+	m.applyOutcomes()
+}
+
 // openPath opens name as the kernel does: a lookup, then an open, or a
 // create when the name is missing and create is set.
 func (m *coreModel) openPath(name string, flags uint32, create bool) (*fs.File, *fs.Handle, error) {
@@ -540,6 +567,9 @@ func (m *coreModel) must(what string, err error) {
 // across such a rename are not modelled).
 func (m *coreModel) renameOK(src, dst string) bool {
 	n := m.names[src]
+	if n != nil && n.nb && !n.ident.applied && m.backups[dst] != nil && known("newMovedOntoBackupKeepsRecord") {
+		return false
+	}
 	if n == nil || src == dst || (isNB(src) && isNB(dst)) {
 		return true
 	}
@@ -548,7 +578,13 @@ func (m *coreModel) renameOK(src, dst string) bool {
 
 func (m *coreModel) apply(o cop) {
 	m.rt.Helper()
+	if m.depth == 0 {
+		m.record = append(m.record, o)
+	}
+	m.depth++
+	defer func() { m.depth-- }()
 	m.steps++
+	m.kinds[o.kind]++
 	m.rt.Logf("step %d: %s", m.steps, o)
 	ctx := context.Background()
 	switch o.kind {
@@ -568,6 +604,9 @@ func (m *coreModel) apply(o cop) {
 	case "hread":
 		h := m.handle(o.h)
 		got, err := readAll(h.h)
+		if h.node.nb && h.node.gone && !h.node.staged && !h.snapped && known("unlinkedHandleReadsNothing") && (err != nil || len(got) == 0) {
+			return
+		}
 		m.must(o.String(), err)
 		want := h.node.content
 		if h.node.nb && !h.node.staged {
@@ -635,14 +674,13 @@ func (m *coreModel) apply(o cop) {
 
 	case "unlink":
 		n := m.names[o.name]
-		_, lerr := m.e.ns.Lookup(ctx, o.name)
-		err := m.e.ns.Unlink(ctx, o.name)
+		_, err := m.e.ns.Lookup(ctx, o.name)
 		if n == nil {
 			m.mustENOENT(o.String(), err)
 			return
 		}
-		m.must("lookup "+o.name, lerr)
-		m.must(o.String(), err)
+		m.must("lookup "+o.name, err)
+		m.must(o.String(), m.e.ns.Unlink(ctx, o.name))
 		if n.nb {
 			m.deleted(n.ident)
 		}
@@ -678,8 +716,14 @@ func (m *coreModel) apply(o cop) {
 		}
 		f, err := m.lookupFile(o.name)
 		m.must("lookup "+o.name, err)
+		if known("freshFileMissesUploadedSave") {
+			m.applyOutcomes()
+		}
 		f.Forget()
 		m.touch(o.name)
+		// The kernel looks the name up again at its next use.
+		_, err = m.lookupFile(o.name)
+		m.must("lookup "+o.name, err)
 
 	case "xattr":
 		m.xattr(o)
@@ -883,16 +927,19 @@ func (m *coreModel) released(h *mhandle) {
 func (m *coreModel) rename(src, dst string) {
 	ctx := context.Background()
 	s, d := m.names[src], m.names[dst]
-	_, lerr := m.e.ns.Lookup(ctx, src)
-	m.e.ns.Lookup(ctx, dst) // the kernel looks the target up too (ENOENT is fine)
-	err := m.e.ns.Rename(ctx, src, m.e.ns, dst, 0)
 	what := fmt.Sprintf("rename %s %s", src, dst)
+	if s != nil && isNB(src) && !isNB(dst) && known("movedAwayKeepsPendingSave") {
+		m.landUploads()
+	}
+	// The kernel looks both names up first (a missing target is fine).
+	_, err := m.e.ns.Lookup(ctx, src)
 	if s == nil {
 		m.mustENOENT(what, err)
 		return
 	}
-	m.must("lookup "+src, lerr)
-	m.must(what, err)
+	m.must("lookup "+src, err)
+	m.e.ns.Lookup(ctx, dst)
+	m.must(what, m.e.ns.Rename(ctx, src, m.e.ns, dst, 0))
 	if src == dst {
 		return
 	}

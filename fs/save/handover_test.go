@@ -93,3 +93,44 @@ func TestCancelAfterUploadBeforeResult(t *testing.T) {
 		u.Release(r)
 	})
 }
+
+// A save of a new notebook journaled after its create was done, and
+// before the file heard of it, is based on the create's version: replayed
+// after a restart, it was taken for a save over someone else's version
+// and became a conflict copy, the notebook keeping the older content.
+func TestSaveAfterCreateDoneSurvivesRestart(t *testing.T) {
+	e := newEnv(t)
+	o := e.options()
+	o.Manual = true
+	u := e.start(o, nil)
+	first, second := nbData("first"), nbData("second")
+	ent, err := u.Save(Request{Category: "owned", Namespace: user, Name: "new"}, bytes.NewReader(first), int64(len(first)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Step()
+	if _, err := u.Save(Request{Ref: Ref(ent.Key), Category: "owned", Namespace: user, Name: "new"}, bytes.NewReader(second), int64(len(second))); err != nil {
+		t.Fatal(err)
+	}
+	u.Close()
+
+	j, entries, _, err := openJournal(e.jdir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u2 := newSaver(o, j, entries)
+	defer u2.Close()
+	for u2.Step() {
+	}
+	r, ok := u2.Next()
+	if !ok || r.Outcome != Saved {
+		t.Fatalf("replayed save: %+v, want Saved", r)
+	}
+	nbs := e.list()
+	if len(nbs) != 1 || nbs[0].Name != "new" {
+		t.Fatalf("the store has %+v, want the one notebook", nbs)
+	}
+	if got := e.latest(nbs[0].ID); !bytes.Equal(got, second) {
+		t.Fatalf("the notebook holds %q, want %q", got, second)
+	}
+}

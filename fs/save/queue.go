@@ -436,19 +436,22 @@ func (s *Saver) add(e Entry) {
 // addLocked queues an item. A waiting (not uploading) save of the same
 // notebook is superseded and removed: only the newest content matters.
 func (s *Saver) addLocked(it *item) {
+	if nb, ok := s.created[Ref(it.e.Key)]; ok && it.e.ID == "" {
+		// The create of this chain is done: this save is a new version,
+		// based on the create's (below; it must be recorded before a
+		// restart, when the create's version would look like someone
+		// else's).
+		it.e.ID = nb.ID
+		if err := s.j.Update(it.e); err != nil {
+			s.o.Log.WithError(err).WithField("path", it.e.Path()).Warn("recording a save's notebook in the journal")
+		}
+	}
 	if w, ok := s.written[it.e.ID]; ok && it.e.Base.Before(w) && !it.replayed {
 		// Journaled while the save before it was finishing: it builds on
 		// the version we wrote (see followLocked).
 		it.e.Base = w
 		if err := s.j.Update(it.e); err != nil {
 			s.o.Log.WithError(err).WithField("path", it.e.Path()).Warn("recording a save's base in the journal")
-		}
-	}
-	if nb, ok := s.created[Ref(it.e.Key)]; ok && it.e.ID == "" {
-		// The create of this chain is done: this save is a new version.
-		it.e.ID = nb.ID
-		if err := s.j.Update(it.e); err != nil {
-			s.o.Log.WithError(err).WithField("path", it.e.Path()).Warn("recording a save's notebook in the journal")
 		}
 	}
 	q := s.queue[:0]
