@@ -135,7 +135,7 @@ type coreEnv struct {
 // newCoreEnv makes a fresh store with the user and starts the core. The
 // caller closes it.
 func newCoreEnv() (*coreEnv, error) {
-	dir, err := os.MkdirTemp("", "nbfs-model-")
+	dir, err := os.MkdirTemp(modelTempRoot(), "nbfs-model-")
 	if err != nil {
 		return nil, err
 	}
@@ -237,6 +237,19 @@ func (e *coreEnv) close() {
 
 // client is the store as the user sees it from another client.
 func (e *coreEnv) client() remote.Client { return e.store.As(coreUser) }
+
+// modelTempRoot is where the model's stores and states go: a memory file
+// system when there is one (the model checks the logic, not durability,
+// and thousands of sequences of fsyncs on disk cost minutes), unless
+// TMPDIR is set.
+func modelTempRoot() string {
+	if os.Getenv("TMPDIR") == "" {
+		if fi, err := os.Stat("/dev/shm"); err == nil && fi.IsDir() {
+			return "/dev/shm"
+		}
+	}
+	return ""
+}
 
 // coreDefaults sets flags to the test's defaults unless the command line
 // or the environment (RAPID_CHECKS, ...) chose them.

@@ -102,6 +102,18 @@ var coreRegressions = []struct {
 		{kind: "unlink", name: "a.ipynb"},
 		{kind: "hread", h: 1},
 	}},
+	// A save uploaded before a rename and applied after it: the outcome
+	// carries the notebook as the upload left it, under its old name, and
+	// the listing takes that name back: b.ipynb vanishes and a.ipynb
+	// shows again until the next refresh.
+	{name: "outcome applied after a rename", skip: "FS.apply upserts the uploaded notebook's metadata, name included, over a rename made since", ops: []cop{
+		{kind: "write", name: "a.ipynb", data: []byte("one")},
+		{kind: "settle"},
+		{kind: "write", name: "a.ipynb", data: []byte("two")},
+		{kind: "upload"},
+		{kind: "rename", name: "a.ipynb", dst: "b.ipynb"},
+		{kind: "apply"},
+	}},
 	// A file created under the name of a notebook moved away shows the
 	// version the backup record holds, not the notebook's save still
 	// pending: when that save lands, the mtime moves back to the older

@@ -91,10 +91,11 @@ func drawContent(rt *rapid.T, label string) []byte {
 	return []byte(rapid.StringMatching(`[a-e]{0,12}`).Draw(rt, label))
 }
 
+// drawHandle picks an open handle, or nil.
 func (m *coreModel) drawHandle(rt *rapid.T) *mhandle {
 	hs := m.sortedHandles()
 	if len(hs) == 0 {
-		rt.Skip("no handle open")
+		return nil
 	}
 	return m.handles[rapid.SampledFrom(hs).Draw(rt, "h")]
 }
@@ -144,131 +145,154 @@ func (m *coreModel) editorSave(kind, name string, data []byte, fsync bool) []cop
 }
 
 func (m *coreModel) actions() map[string]func(*rapid.T) {
-	// A foreground step: none while an editor's save is under way (one
-	// user does one thing at a time), but background work and probes are.
-	fg := func(gen func(rt *rapid.T) cop) func(*rapid.T) {
+	// Each generator returns the step to take, or nil when it has none now
+	// (then the step is a probe, or a tick for background work: rapid ends
+	// a sequence that skips too often). While an editor's save is under
+	// way, a foreground step is its next syscall (one user does one thing
+	// at a time); background work and probes still come in between.
+	type gen func(rt *rapid.T) *cop
+	fg := func(g gen) func(*rapid.T) {
 		return func(rt *rapid.T) {
 			if len(m.script) > 0 {
-				rt.Skip("an editor's save is under way")
+				o := m.script[0]
+				m.script = m.script[1:]
+				m.apply(o)
+				return
 			}
-			m.apply(gen(rt))
+			if o := g(rt); o != nil {
+				m.apply(*o)
+				return
+			}
+			m.apply(cop{kind: "stat", name: m.drawName(rt, "name")})
 		}
 	}
-	probe := func(gen func(rt *rapid.T) cop) func(*rapid.T) {
-		return func(rt *rapid.T) { m.apply(gen(rt)) }
-	}
-	editor := func(kind string) func(*rapid.T) {
+	probe := func(g gen) func(*rapid.T) {
 		return func(rt *rapid.T) {
-			if len(m.script) > 0 {
-				rt.Skip("an editor's save is under way")
+			if o := g(rt); o != nil {
+				m.apply(*o)
+				return
 			}
+			m.apply(cop{kind: "tick", n: 1})
+		}
+	}
+	editor := func(kind string) gen {
+		return func(rt *rapid.T) *cop {
 			ops := m.editorSave(kind, m.drawNotebook(rt, "name"), drawContent(rt, "data"), kind == "vim" && rapid.Bool().Draw(rt, "fsync"))
 			if ops == nil {
-				rt.Skip("not covered now")
+				return nil
 			}
 			m.script = ops[1:]
-			m.apply(ops[0])
+			return &ops[0]
 		}
 	}
-	next := func(rt *rapid.T) {
-		if len(m.script) == 0 {
-			rt.Skip("no editor's save under way")
+	handle := func(rt *rapid.T, writer bool) *mhandle {
+		h := m.drawHandle(rt)
+		if h == nil || writer && !h.write {
+			return nil
 		}
-		o := m.script[0]
-		m.script = m.script[1:]
-		m.apply(o)
+		return h
 	}
 	kinds := map[string]func(*rapid.T){
-
-		"write": fg(func(rt *rapid.T) cop {
-			return cop{kind: "write", name: m.drawName(rt, "name"), data: drawContent(rt, "data")}
+		"write": fg(func(rt *rapid.T) *cop {
+			return &cop{kind: "write", name: m.drawName(rt, "name"), data: drawContent(rt, "data")}
 		}),
-		"open": fg(func(rt *rapid.T) cop {
+		"open": fg(func(rt *rapid.T) *cop {
 			if len(m.handles) >= maxHandles {
-				rt.Skip("enough handles")
+				return nil
 			}
-			return cop{kind: "open", name: m.drawName(rt, "name"), mode: rapid.SampledFrom([]string{"r", "rw", "trunc"}).Draw(rt, "mode"), h: m.newHandleID()}
+			return &cop{kind: "open", name: m.drawName(rt, "name"), mode: rapid.SampledFrom([]string{"r", "rw", "trunc"}).Draw(rt, "mode"), h: m.newHandleID()}
 		}),
-		"hwrite": fg(func(rt *rapid.T) cop {
-			h := m.drawHandle(rt)
-			if !h.write {
-				rt.Skip("read-only")
+		"hwrite": fg(func(rt *rapid.T) *cop {
+			h := handle(rt, true)
+			if h == nil {
+				return nil
 			}
-			return cop{kind: "hwrite", h: h.id, n: rapid.IntRange(0, len(h.node.content)+10).Draw(rt, "off"), data: drawContent(rt, "data")}
+			return &cop{kind: "hwrite", h: h.id, n: rapid.IntRange(0, len(h.node.content)+10).Draw(rt, "off"), data: drawContent(rt, "data")}
 		}),
-		"hread": probe(func(rt *rapid.T) cop { return cop{kind: "hread", h: m.drawHandle(rt).id} }),
-		"htrunc": fg(func(rt *rapid.T) cop {
-			h := m.drawHandle(rt)
-			if !h.write || (!h.node.nb && h.node.gone) {
-				rt.Skip("not through this handle")
+		"hread": probe(func(rt *rapid.T) *cop {
+			if h := handle(rt, false); h != nil {
+				return &cop{kind: "hread", h: h.id}
 			}
-			return cop{kind: "htrunc", h: h.id, n: rapid.IntRange(0, len(h.node.content)+10).Draw(rt, "size")}
+			return nil
 		}),
-		"close": fg(func(rt *rapid.T) cop {
-			return cop{kind: "close", h: m.drawHandle(rt).id, mode: rapid.SampledFrom([]string{"now", "later"}).Draw(rt, "release")}
+		"htrunc": fg(func(rt *rapid.T) *cop {
+			h := handle(rt, true)
+			if h == nil || !h.node.nb && h.node.gone {
+				return nil
+			}
+			return &cop{kind: "htrunc", h: h.id, n: rapid.IntRange(0, len(h.node.content)+10).Draw(rt, "size")}
 		}),
-		"fsync": fg(func(rt *rapid.T) cop { return cop{kind: "fsync", h: m.drawHandle(rt).id} }),
-		"truncate": fg(func(rt *rapid.T) cop {
+		"close": fg(func(rt *rapid.T) *cop {
+			if h := handle(rt, false); h != nil {
+				return &cop{kind: "close", h: h.id, mode: rapid.SampledFrom([]string{"now", "later"}).Draw(rt, "release")}
+			}
+			return nil
+		}),
+		"fsync": fg(func(rt *rapid.T) *cop {
+			if h := handle(rt, false); h != nil {
+				return &cop{kind: "fsync", h: h.id}
+			}
+			return nil
+		}),
+		"truncate": fg(func(rt *rapid.T) *cop {
 			name := m.drawName(rt, "name")
 			size := 0
 			if n := m.names[name]; n != nil {
 				size = len(n.content)
 			}
-			return cop{kind: "truncate", name: name, n: rapid.IntRange(0, size+10).Draw(rt, "size")}
+			return &cop{kind: "truncate", name: name, n: rapid.IntRange(0, size+10).Draw(rt, "size")}
 		}),
-		"rename": fg(func(rt *rapid.T) cop {
+		"rename": fg(func(rt *rapid.T) *cop {
 			src, dst := m.drawName(rt, "src"), m.drawName(rt, "dst")
 			if !m.renameOK(src, dst) {
-				rt.Skip("a handle is open on the file")
+				return nil
 			}
-			return cop{kind: "rename", name: src, dst: dst}
+			return &cop{kind: "rename", name: src, dst: dst}
 		}),
-		"unlink":     fg(func(rt *rapid.T) cop { return cop{kind: "unlink", name: m.drawName(rt, "name")} }),
-		"touch":      fg(func(rt *rapid.T) cop { return cop{kind: "touch", name: m.drawName(rt, "name")} }),
-		"truncClose": fg(func(rt *rapid.T) cop { return cop{kind: "truncClose", name: m.drawName(rt, "name")} }),
-		"redirect": fg(func(rt *rapid.T) cop {
-			return cop{kind: "redirect", name: m.drawName(rt, "name"), data: drawContent(rt, "data")}
+		"unlink":     fg(func(rt *rapid.T) *cop { return &cop{kind: "unlink", name: m.drawName(rt, "name")} }),
+		"touch":      fg(func(rt *rapid.T) *cop { return &cop{kind: "touch", name: m.drawName(rt, "name")} }),
+		"truncClose": fg(func(rt *rapid.T) *cop { return &cop{kind: "truncClose", name: m.drawName(rt, "name")} }),
+		"redirect": fg(func(rt *rapid.T) *cop {
+			return &cop{kind: "redirect", name: m.drawName(rt, "name"), data: drawContent(rt, "data")}
 		}),
-		"forget":  fg(func(rt *rapid.T) cop { return cop{kind: "forget", name: m.drawName(rt, "name")} }),
-		"restart": fg(func(rt *rapid.T) cop { return cop{kind: "restart"} }),
-		"remoteNew": probe(func(rt *rapid.T) cop {
+		"forget":  fg(func(rt *rapid.T) *cop { return &cop{kind: "forget", name: m.drawName(rt, "name")} }),
+		"restart": fg(func(rt *rapid.T) *cop { return &cop{kind: "restart"} }),
+		"settle":  fg(func(rt *rapid.T) *cop { return &cop{kind: "settle"} }),
+		"vim":     fg(editor("vim")),
+		"emacs":   fg(editor("emacs")),
+		"atomic":  fg(editor("atomic")),
+
+		"remoteNew": probe(func(rt *rapid.T) *cop {
 			name := rapid.SampledFrom(coreRemoteNames).Draw(rt, "name")
 			if m.names[name] != nil || m.unseen[name] != nil || m.backupOf(name) != nil {
-				rt.Skip("taken")
+				return nil
 			}
-			return cop{kind: "remoteNew", name: name, data: drawContent(rt, "data")}
+			return &cop{kind: "remoteNew", name: name, data: drawContent(rt, "data")}
 		}),
-		"vim":    editor("vim"),
-		"emacs":  editor("emacs"),
-		"atomic": editor("atomic"),
-		"next":   next,
+		"stat":    probe(func(rt *rapid.T) *cop { return &cop{kind: "stat", name: m.drawName(rt, "name")} }),
+		"readdir": probe(func(rt *rapid.T) *cop { return &cop{kind: "readdir"} }),
+		"xattr": probe(func(rt *rapid.T) *cop {
+			attr := rapid.SampledFrom([]string{"user.tiledb.id", "user.tiledb.uri", "user.tiledb.shares", "user.tiledb.permissions"}).Draw(rt, "attr")
+			return &cop{kind: "xattr", name: m.drawName(rt, "name"), mode: attr}
+		}),
+		"daemon2": probe(func(rt *rapid.T) *cop { return &cop{kind: "daemon2"} }),
 
-		"stat":    probe(func(rt *rapid.T) cop { return cop{kind: "stat", name: m.drawName(rt, "name")} }),
-		"readdir": probe(func(rt *rapid.T) cop { return cop{kind: "readdir"} }),
-		"xattr": probe(func(rt *rapid.T) cop {
-			attr := rapid.SampledFrom([]string{"user.tiledb.id", "user.tiledb.id", "user.tiledb.uri", "user.tiledb.shares", "user.tiledb.permissions"}).Draw(rt, "attr")
-			return cop{kind: "xattr", name: m.drawName(rt, "name"), mode: attr}
-		}),
-		"daemon2": probe(func(rt *rapid.T) cop { return cop{kind: "daemon2"} }),
-
-		"upload": probe(func(rt *rapid.T) cop { return cop{kind: "upload"} }),
-		"apply":  probe(func(rt *rapid.T) cop { return cop{kind: "apply"} }),
-		"job": probe(func(rt *rapid.T) cop {
-			k := m.e.sched.len()
-			if k == 0 {
-				rt.Skip("no background job")
+		"upload": probe(func(rt *rapid.T) *cop { return &cop{kind: "upload"} }),
+		"apply":  probe(func(rt *rapid.T) *cop { return &cop{kind: "apply"} }),
+		"job": probe(func(rt *rapid.T) *cop {
+			if k := m.e.sched.len(); k > 0 {
+				return &cop{kind: "job", n: rapid.IntRange(0, k-1).Draw(rt, "job")}
 			}
-			return cop{kind: "job", n: rapid.IntRange(0, k-1).Draw(rt, "job")}
+			return nil
 		}),
-		"tick": probe(func(rt *rapid.T) cop { return cop{kind: "tick", n: rapid.IntRange(1, 2000).Draw(rt, "ms")} }),
-		"ttl":  probe(func(rt *rapid.T) cop { return cop{kind: "ttl"} }),
-		"release": probe(func(rt *rapid.T) cop {
-			if len(m.releases) == 0 {
-				rt.Skip("no release to come")
+		"tick": probe(func(rt *rapid.T) *cop { return &cop{kind: "tick", n: rapid.IntRange(1, 2000).Draw(rt, "ms")} }),
+		"ttl":  probe(func(rt *rapid.T) *cop { return &cop{kind: "ttl"} }),
+		"release": probe(func(rt *rapid.T) *cop {
+			if len(m.releases) > 0 {
+				return &cop{kind: "release", n: rapid.IntRange(0, len(m.releases)-1).Draw(rt, "release")}
 			}
-			return cop{kind: "release", n: rapid.IntRange(0, len(m.releases)-1).Draw(rt, "release")}
+			return nil
 		}),
-		"settle": fg(func(rt *rapid.T) cop { return cop{kind: "settle"} }),
 	}
 	// rapid draws small indexes far more often than large ones (it
 	// shrinks towards them), so the actions are grouped, most frequent
@@ -276,8 +300,7 @@ func (m *coreModel) actions() map[string]func(*rapid.T) {
 	groups := [][]string{
 		{"upload", "apply", "job", "tick", "ttl", "release"},
 		{"write", "rename", "unlink", "redirect", "truncate", "truncClose", "touch"},
-		{"hwrite", "open", "close", "hread", "fsync", "htrunc"},
-		{"next"},
+		{"open", "hwrite", "close", "hread", "fsync", "htrunc"},
 		{"vim", "atomic", "emacs"},
 		{"xattr", "stat", "readdir", "forget"},
 		{"remoteNew", "restart", "settle", "daemon2"},

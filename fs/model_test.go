@@ -111,6 +111,9 @@ var knownBugs = map[string]bool{
 	// A descriptor that had not read before its notebook was deleted
 	// reads nothing (or fails); the model accepts that.
 	"unlinkedHandleReadsNothing": true,
+	// An outcome applied after a rename of its notebook puts the old name
+	// back in the listing. The model applies outcomes before a rename.
+	"outcomeRestoresOldName": true,
 }
 
 // known says whether the model steers around a known bug; with
@@ -411,33 +414,37 @@ func (m *coreModel) applyOutcomes() int {
 }
 
 // pump runs fn, which may wait for uploads (fsync, a new notebook's
-// getxattr), while stepping the uploads and applying their outcomes, as
-// the upload workers and the outcome reader would.
+// getxattr), and steps the uploads and applies their outcomes once it
+// waits, as the upload workers and the outcome reader would. Nothing is
+// stepped unless fn waits, so the sequence does not depend on timing.
 func (m *coreModel) pump(what string, fn func() error) error {
 	done := make(chan error, 1)
 	go func() { done <- fn() }()
-	// Most calls need no upload: uploads stepped while they run would
-	// make the sequence depend on timing.
-	select {
-	case err := <-done:
-		return err
-	case <-time.After(50 * time.Millisecond):
-	}
-	deadline := time.Now().Add(20 * time.Second)
+	sv := m.e.fs.Saver()
+	waited := false
+	start := time.Now()
+	deadline := start.Add(20 * time.Second)
 	for {
 		select {
 		case err := <-done:
-			m.applyOutcomes()
 			return err
 		default:
 		}
 		if time.Now().After(deadline) {
 			m.rt.Fatalf("%s did not return while its uploads were stepped", what)
 		}
-		if m.e.fs.Saver().Step() || m.applyOutcomes() > 0 {
+		if sv.Waiting() > 0 {
+			waited = true
+			if sv.Step() {
+				continue
+			}
+		}
+		// Past the uploads (or after an upload stepped before), fn
+		// waits for their outcomes, which the core counts, not the saver.
+		if (waited || time.Since(start) > 20*time.Millisecond) && m.applyOutcomes() > 0 {
 			continue
 		}
-		time.Sleep(100 * time.Microsecond)
+		time.Sleep(50 * time.Microsecond)
 	}
 }
 
@@ -930,6 +937,9 @@ func (m *coreModel) rename(src, dst string) {
 	what := fmt.Sprintf("rename %s %s", src, dst)
 	if s != nil && isNB(src) && !isNB(dst) && known("movedAwayKeepsPendingSave") {
 		m.landUploads()
+	}
+	if s != nil && isNB(src) && known("outcomeRestoresOldName") {
+		m.applyOutcomes()
 	}
 	// The kernel looks both names up first (a missing target is fine).
 	_, err := m.e.ns.Lookup(ctx, src)

@@ -197,6 +197,7 @@ type Saver struct {
 	errs    map[Ref]error        // GUARDED_BY(mu): ref -> last permanent failure
 	stats   Stats                // GUARDED_BY(mu): counters only
 	closed  bool                 // GUARDED_BY(mu)
+	waiting int                  // GUARDED_BY(mu): callers blocked in waitFor
 	// cancelled are notebooks deleted locally (refs and ids): their
 	// unfinished saves are dropped, and one being created is deleted.
 	cancelled map[string]bool // GUARDED_BY(mu)
@@ -690,9 +691,20 @@ func (s *Saver) waitFor(ctx context.Context, done func() bool, result func() err
 		if s.closed {
 			return s.lastN, errors.New("save: stopped")
 		}
+		s.waiting++
 		s.cond.Wait()
+		s.waiting--
 	}
 	return s.lastN, result()
+}
+
+// Waiting reports how many callers of Wait and Drain are blocked on
+// uploads not done yet: with Options.Manual, whoever steps the uploads
+// knows that someone waits for them.
+func (s *Saver) Waiting() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.waiting
 }
 
 // emitLocked records a result for the reader of Results.
