@@ -114,6 +114,28 @@ var coreRegressions = []struct {
 		{kind: "rename", name: "a.ipynb", dst: "b.ipynb"},
 		{kind: "apply"},
 	}},
+	// A notebook moved away, taken over by a new file of its name, moved
+	// away again: renaming the first backup onto a notebook name un-hides
+	// it, and a.ipynb shows though its file is b.bak.
+	{name: "old backup renamed onto a name un-hides its notebook", skip: "saveScratchAs deletes hidden[own.nb.ID] for a rebound record too", ops: []cop{
+		{kind: "write", name: "a.ipynb", data: []byte("one")},
+		{kind: "settle"},
+		{kind: "rename", name: "a.ipynb", dst: "a.ipynb~"},
+		{kind: "write", name: "a.ipynb", data: []byte("two")},
+		{kind: "rename", name: "a.ipynb", dst: "b.bak"},
+		{kind: "rename", name: "a.ipynb~", dst: "b.ipynb"},
+	}},
+	// ftruncate through a descriptor of a notebook deleted after a rename
+	// dropped its staged copy fails: the copy is made again from the
+	// deleted notebook.
+	{name: "ftruncate after rename over and unlink", skip: "stageLocked copies a deleted notebook's remote content for a gone file", ops: []cop{
+		{kind: "write", name: "b.ipynb", data: []byte("b")},
+		{kind: "settle"},
+		{kind: "open", name: "a.ipynb", h: 1, mode: "rw"},
+		{kind: "rename", name: "a.ipynb", dst: "b.ipynb"},
+		{kind: "unlink", name: "b.ipynb"},
+		{kind: "htrunc", h: 1, n: 4},
+	}},
 	// A file created under the name of a notebook moved away shows the
 	// version the backup record holds, not the notebook's save still
 	// pending: when that save lands, the mtime moves back to the older

@@ -135,7 +135,7 @@ func (m *coreModel) editorSave(kind, name string, data []byte, fsync bool) []cop
 		return ops
 	case "atomic":
 		tmp := ".tmp1"
-		if t := m.names[tmp]; t != nil && m.users(t) > 0 {
+		if t := m.names[tmp]; t != nil && m.users(t) > 0 || !m.renameOK(tmp, name) {
 			return nil
 		}
 		ops := []cop{{kind: "open", name: tmp, mode: "trunc", h: h}, {kind: "hwrite", h: h, data: data}, {kind: "close", h: h, mode: "now"}}

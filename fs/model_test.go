@@ -108,12 +108,18 @@ var knownBugs = map[string]bool{
 	// which then reads it stale once renamed onto a notebook name. The
 	// model lets the uploads land before a notebook is moved away.
 	"movedAwayKeepsPendingSave": true,
-	// A descriptor that had not read before its notebook was deleted
-	// reads nothing (or fails); the model accepts that.
-	"unlinkedHandleReadsNothing": true,
 	// An outcome applied after a rename of its notebook puts the old name
 	// back in the listing. The model applies outcomes before a rename.
 	"outcomeRestoresOldName": true,
+	// A backup whose notebook was taken over by a new file of its name,
+	// renamed onto a notebook name, un-hides that notebook even when it
+	// is hidden again behind another backup. The model does not rename
+	// such a backup then.
+	"reboundRecordUnhides": true,
+	// A descriptor of a deleted notebook that holds no staged copy (none
+	// yet, or one a rename dropped) reads nothing, and fails to write or
+	// truncate; the model accepts that.
+	"goneHandleWithoutCopy": true,
 }
 
 // known says whether the model steers around a known bug; with
@@ -232,6 +238,7 @@ type coreModel struct {
 	e        *coreEnv
 	names    map[string]*mnode
 	backups  map[string]*ident // scratch name -> the notebook hidden behind it
+	rebounds map[string]*ident // scratch name -> the notebook its record had, taken over since
 	unseen   map[string]*ident // created by another client, not listed yet
 	handles  map[int]*mhandle  // open
 	releases []*mhandle        // closed, release not delivered yet
@@ -252,7 +259,7 @@ func newCoreModel(rt rapid.TB) *coreModel {
 	if err != nil {
 		rt.Fatalf("starting the core: %v", err)
 	}
-	return &coreModel{rt: rt, e: e, names: map[string]*mnode{}, backups: map[string]*ident{},
+	return &coreModel{rt: rt, e: e, names: map[string]*mnode{}, backups: map[string]*ident{}, rebounds: map[string]*ident{},
 		unseen: map[string]*ident{}, kinds: map[string]int{}, handles: map[int]*mhandle{}, mtimes: map[string]time.Time{}, inos: map[string]uint64{}}
 }
 
@@ -367,6 +374,18 @@ func (m *coreModel) saved(n *mnode) {
 	n.ident.saves = append(n.ident.saves, slices.Clone(n.content))
 	n.rebound = false
 	m.touchNode(n)
+}
+
+// rebind records that a new file (or a rename onto the name) took over
+// the notebook moved away: its backup is a plain scratch file now, whose
+// record the core keeps as rebound.
+func (m *coreModel) rebind(id *ident) {
+	for s, o := range m.backups {
+		if o == id {
+			delete(m.backups, s)
+			m.rebounds[s] = id
+		}
+	}
 }
 
 // backupOf is the notebook hidden behind a backup whose old file name is
@@ -577,6 +596,13 @@ func (m *coreModel) renameOK(src, dst string) bool {
 	if n != nil && n.nb && !n.ident.applied && m.backups[dst] != nil && known("newMovedOntoBackupKeepsRecord") {
 		return false
 	}
+	if r := m.rebounds[src]; r != nil && isNB(dst) && known("reboundRecordUnhides") {
+		for _, o := range m.backups {
+			if o == r {
+				return false
+			}
+		}
+	}
 	if n == nil || src == dst || (isNB(src) && isNB(dst)) {
 		return true
 	}
@@ -611,7 +637,7 @@ func (m *coreModel) apply(o cop) {
 	case "hread":
 		h := m.handle(o.h)
 		got, err := readAll(h.h)
-		if h.node.nb && h.node.gone && !h.node.staged && !h.snapped && known("unlinkedHandleReadsNothing") && (err != nil || len(got) == 0) {
+		if h.node.nb && h.node.gone && !h.node.staged && !h.snapped && known("goneHandleWithoutCopy") && (err != nil || len(got) == 0) {
 			return
 		}
 		m.must(o.String(), err)
@@ -630,6 +656,9 @@ func (m *coreModel) apply(o cop) {
 		h := m.handle(o.h)
 		size := uint64(o.n)
 		_, err := h.h.File().Setattr(ctx, fs.SetAttr{Size: &size}, h.h)
+		if err != nil && h.node.nb && h.node.gone && !h.node.staged && known("goneHandleWithoutCopy") {
+			return
+		}
 		m.must(o.String(), err)
 		n := h.node
 		n.content = resize(n.content, o.n)
@@ -695,6 +724,7 @@ func (m *coreModel) apply(o cop) {
 			m.deleted(id)
 			delete(m.backups, o.name)
 		}
+		delete(m.rebounds, o.name)
 		n.gone = true
 		delete(m.names, o.name)
 		m.touch(o.name)
@@ -852,11 +882,7 @@ func (m *coreModel) openHandle(name, mode string, id int, create bool) {
 			if n.ident != nil {
 				// A new file of a moved-away notebook's name saves into it.
 				n.rebound = true
-				for s, id := range m.backups {
-					if id == n.ident {
-						delete(m.backups, s)
-					}
-				}
+				m.rebind(n.ident)
 			} else {
 				n.ident = m.newIdent(name)
 			}
@@ -884,6 +910,9 @@ func (m *coreModel) openHandle(name, mode string, id int, create bool) {
 
 func (m *coreModel) apply1hwrite(h *mhandle, off int, data []byte) {
 	k, err := h.h.WriteAt(context.Background(), data, int64(off))
+	if err != nil && h.node.nb && h.node.gone && !h.node.staged && known("goneHandleWithoutCopy") {
+		return
+	}
 	if err != nil || k != len(data) {
 		m.rt.Fatalf("hwrite h%d: %d bytes, %v", h.id, k, err)
 	}
@@ -966,13 +995,6 @@ func (m *coreModel) rename(src, dst string) {
 			tgtRecord = true
 		}
 	}
-	dropRecord := func(id *ident) {
-		for name, o := range m.backups {
-			if o == id {
-				delete(m.backups, name)
-			}
-		}
-	}
 	switch {
 	case srcNB && dstNB:
 		if tgt != nil && tgt.applied {
@@ -981,7 +1003,7 @@ func (m *coreModel) rename(src, dst string) {
 			m.deleted(s.ident)
 			s.ident = tgt
 			if tgtRecord {
-				dropRecord(tgt)
+				m.rebind(tgt)
 			}
 			s.staged = false
 			s.dirty = true
@@ -1002,6 +1024,7 @@ func (m *coreModel) rename(src, dst string) {
 		delete(m.backups, dst)
 		if s.ident.applied {
 			m.backups[dst] = s.ident
+			delete(m.rebounds, dst)
 		} else {
 			m.deleted(s.ident)
 		}
@@ -1011,14 +1034,20 @@ func (m *coreModel) rename(src, dst string) {
 			m.deleted(over)
 			delete(m.backups, dst)
 		}
+		delete(m.rebounds, dst)
 		if own := m.backups[src]; own != nil {
 			delete(m.backups, src)
 			m.backups[dst] = own
+		}
+		if r := m.rebounds[src]; r != nil {
+			delete(m.rebounds, src)
+			m.rebounds[dst] = r
 		}
 	default:
 		// A scratch file onto a notebook name: a save.
 		own := m.backups[src]
 		delete(m.backups, src)
+		delete(m.rebounds, src)
 		restore := own != nil && (tgt == own || tgt == nil)
 		var id *ident
 		switch {
@@ -1035,7 +1064,7 @@ func (m *coreModel) rename(src, dst string) {
 		case tgt != nil && tgt.applied:
 			id = tgt
 			if tgtRecord {
-				dropRecord(tgt)
+				m.rebind(tgt)
 			}
 			s.nb, s.ident, s.dirty = true, id, true
 			m.saved(s)
