@@ -17,6 +17,7 @@ import (
 	"notebookfs/fs"
 	"notebookfs/remote"
 	"notebookfs/remote/local"
+	"notebookfs/remote/remotetest"
 )
 
 // The environment of the core model test: the FUSE-free core over the
@@ -127,6 +128,10 @@ type coreEnv struct {
 	logs     *logRing
 	log      *logrus.Entry
 
+	// faults makes chosen remote calls of the core fail (the other
+	// client, client(), never fails).
+	faults *remotetest.Faulty
+
 	sched *stepScheduler
 	fs    *fs.FS
 	ns    *fs.Namespace // owned/alice
@@ -159,6 +164,7 @@ func newCoreEnv() (*coreEnv, error) {
 		return nil, err
 	}
 	e.store = store
+	e.faults = remotetest.NewFaulty(store.As(coreUser))
 	store.SetClock(e.clock.Now)
 	if err := store.EnsureUser(context.Background(), coreUser); err != nil {
 		e.close()
@@ -179,7 +185,7 @@ func (e *coreEnv) options(sched fs.Scheduler, disk string) (fs.Options, error) {
 		return fs.Options{}, err
 	}
 	return fs.Options{
-		Client:        e.store.As(coreUser),
+		Client:        e.faults,
 		Log:           e.log,
 		StateDir:      e.stateDir,
 		Backend:       "embedded " + e.storeDir,

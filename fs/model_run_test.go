@@ -14,6 +14,7 @@ const maxHandles = 4
 func TestCoreModel(t *testing.T) {
 	coreDefaults(t, map[string]string{"rapid.checks": "200", "rapid.steps": "40", "rapid.nofailfile": "true"})
 	var runs, steps int
+	var uploads, retries, coalesced int64
 	kinds := map[string]int{}
 	rapid.Check(t, func(rt *rapid.T) {
 		m := newCoreModel(rt)
@@ -23,11 +24,12 @@ func TestCoreModel(t *testing.T) {
 		m.finish()
 		runs++
 		steps += m.steps
+		uploads, retries, coalesced = uploads+m.uploads, retries+m.retries, coalesced+m.coalesced
 		for k, n := range m.kinds {
 			kinds[k] += n
 		}
 	})
-	t.Logf("core model: %d runs, %d steps; by kind %v", runs, steps, kinds)
+	t.Logf("core model: %d runs, %d steps; uploads %d, retried %d, coalesced %d (in the last core of each run); steps by kind %v", runs, steps, uploads, retries, coalesced, kinds)
 }
 
 // finish ends a sequence: the editor's save under way completes, every
@@ -44,6 +46,8 @@ func (m *coreModel) finish() {
 	}
 	m.apply(cop{kind: "settle"})
 	m.check()
+	st := m.e.fs.Saver().Stats()
+	m.uploads, m.retries, m.coalesced = m.uploads+st.Uploaded, m.retries+st.Retries, m.coalesced+st.Coalesced
 	m.apply(cop{kind: "restart"})
 	m.check()
 	m.apply(cop{kind: "settle"})
@@ -287,6 +291,9 @@ func (m *coreModel) actions() map[string]func(*rapid.T) {
 		}),
 		"tick": probe(func(rt *rapid.T) *cop { return &cop{kind: "tick", n: rapid.IntRange(1, 2000).Draw(rt, "ms")} }),
 		"ttl":  probe(func(rt *rapid.T) *cop { return &cop{kind: "ttl"} }),
+		"fault": probe(func(rt *rapid.T) *cop {
+			return &cop{kind: "fault", mode: rapid.SampledFrom([]string{"Write", "Create", "Latest"}).Draw(rt, "method")}
+		}),
 		"release": probe(func(rt *rapid.T) *cop {
 			if len(m.releases) > 0 {
 				return &cop{kind: "release", n: rapid.IntRange(0, len(m.releases)-1).Draw(rt, "release")}
@@ -298,7 +305,7 @@ func (m *coreModel) actions() map[string]func(*rapid.T) {
 	// shrinks towards them), so the actions are grouped, most frequent
 	// first, and each group draws one of its own, likewise ordered.
 	groups := [][]string{
-		{"upload", "apply", "job", "tick", "ttl", "release"},
+		{"upload", "apply", "job", "tick", "ttl", "release", "fault"},
 		{"write", "rename", "unlink", "redirect", "truncate", "truncClose", "touch"},
 		{"open", "hwrite", "close", "hread", "fsync", "htrunc"},
 		{"vim", "atomic", "emacs"},

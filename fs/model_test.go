@@ -143,6 +143,9 @@ var (
 	coreRemoteNames = []string{"r.ipynb", "s.ipynb"}
 )
 
+// errInjected is the failure of a remote call the test injects.
+var errInjected = errors.New("connection reset (injected)")
+
 // isNB mirrors the core's rule: names ending in .ipynb are notebooks,
 // except hidden, "#" and "~" names.
 func isNB(name string) bool {
@@ -257,9 +260,11 @@ type coreModel struct {
 	steps    int
 	kinds    map[string]int // steps by kind
 	record   []cop          // the steps asked for, for MODEL_DUMP
-	depth    int
-	nextNode int
-	nextH    int
+	// figures of the save engine, for the summary
+	uploads, retries, coalesced int64
+	depth                       int
+	nextNode                    int
+	nextH                       int
 }
 
 func newCoreModel(rt rapid.TB) *coreModel {
@@ -463,6 +468,10 @@ func (m *coreModel) pump(what string, fn func() error) error {
 		if sv.Waiting() > 0 {
 			waited = true
 			if sv.Step() {
+				continue
+			}
+			if sv.Runnable() == 0 && sv.Stats().Pending > 0 {
+				m.e.clock.Advance(time.Minute) // a retry's backoff passes
 				continue
 			}
 		}
@@ -853,6 +862,10 @@ func (m *coreModel) apply(o cop) {
 		m.e.clock.Advance(time.Duration(o.n) * time.Millisecond)
 	case "ttl":
 		m.e.clock.Advance(coreTTL + time.Millisecond)
+	case "fault":
+		// The next call of that method fails as a dropped connection
+		// would, before it reaches the store.
+		m.e.faults.FailNext(o.mode, 1, errInjected)
 	case "settle":
 		m.settle()
 
@@ -991,7 +1004,11 @@ func (m *coreModel) rename(src, dst string) {
 	}
 	m.must("lookup "+src, err)
 	m.e.ns.Lookup(ctx, dst)
-	m.must(what, m.e.ns.Rename(ctx, src, m.e.ns, dst, 0))
+	err = m.e.ns.Rename(ctx, src, m.e.ns, dst, 0)
+	if errors.Is(err, errInjected) {
+		return // a scratch file renamed onto a new name creates at once: it fails, changing nothing
+	}
+	m.must(what, err)
 	if src == dst {
 		return
 	}
