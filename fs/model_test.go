@@ -515,9 +515,16 @@ func (m *coreModel) drain() {
 	}
 }
 
-// landUploads runs every upload and applies the outcomes.
+// landUploads runs every upload (retries too) and applies the outcomes.
 func (m *coreModel) landUploads() {
-	for m.e.fs.Saver().Step() {
+	sv := m.e.fs.Saver()
+	for i := 0; i < 100; i++ {
+		for sv.Step() {
+		}
+		if sv.Stats().Pending == 0 {
+			break
+		}
+		m.e.clock.Advance(time.Minute) // a retry's backoff
 	}
 	m.applyOutcomes()
 }
