@@ -142,6 +142,9 @@ type coreEnv struct {
 func newCoreEnv() (*coreEnv, error) {
 	dir, err := os.MkdirTemp(modelTempRoot(), "nbfs-model-")
 	if err != nil {
+		dir, err = os.MkdirTemp("", "nbfs-model-")
+	}
+	if err != nil {
 		return nil, err
 	}
 	e := &coreEnv{
