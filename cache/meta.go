@@ -85,6 +85,22 @@ func (m *Meta[K, V]) Put(k K, v V) {
 	m.lru.Add(k, metaEntry[V]{value: v, stored: now, expires: now.Add(m.ttl)})
 }
 
+// Edit replaces the value of a positive entry of k and keeps when it was
+// stored and when it expires: our own change to a listing does not make
+// the rest of it any fresher. It reports false (and does nothing) when k
+// has no positive entry.
+func (m *Meta[K, V]) Edit(k K, v V) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e, ok := m.lru.Get(k)
+	if !ok || e.negative {
+		return false
+	}
+	e.value = v
+	m.lru.Add(k, e)
+	return true
+}
+
 // PutNegative records that k does not exist, replacing any entry.
 func (m *Meta[K, V]) PutNegative(k K) {
 	m.mu.Lock()

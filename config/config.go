@@ -25,11 +25,14 @@ type Config struct {
 	CacheSize   int64         // content cache bound in bytes
 	Prefetch    int64         // bytes of small notebooks fetched after a listing; 0 = off
 	MetadataTTL time.Duration // listings and stats
-	CallTimeout time.Duration // deadline of one remote call
-	ReadOnly    bool
-	LogLevel    string
-	FuseDebug   bool
-	User        string // namespace of the embedded store's implicit user
+	// PollInterval refreshes recently used listings in the background
+	// that often, so that remote changes reach files kept open; 0: off.
+	PollInterval time.Duration
+	CallTimeout  time.Duration // deadline of one remote call
+	ReadOnly     bool
+	LogLevel     string
+	FuseDebug    bool
+	User         string // namespace of the embedded store's implicit user
 }
 
 // Default values, chosen for a laptop: 256 MiB of notebooks in memory and
@@ -119,6 +122,9 @@ func (c Config) Validate() error {
 	}
 	if c.CacheSize < 0 {
 		return fmt.Errorf("cache size %d: must be 0 (off) or more bytes", c.CacheSize)
+	}
+	if c.PollInterval < 0 {
+		return fmt.Errorf("poll interval %v: must not be negative", c.PollInterval)
 	}
 	if c.MetadataTTL <= 0 {
 		return fmt.Errorf("metadata TTL %v: must be positive", c.MetadataTTL)

@@ -2,6 +2,7 @@ package fs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -50,6 +51,9 @@ type File struct {
 	// pageCacheVersion is the version the kernel's page cache holds from
 	// the last read-only open; zero when unknown (see Open).
 	pageCacheVersion time.Time // GUARDED_BY(mu)
+	// checked is when a Stat last confirmed nb (the listing's own time
+	// counts too; see revalidate).
+	checked time.Time // GUARDED_BY(mu)
 }
 
 // Attr is what stat shows of a file.
@@ -127,6 +131,102 @@ func (n *File) refresh(file string, nb remote.Notebook) bool {
 		n.nb.ID, n.nb.Namespace, n.nb.Actions = nb.ID, nb.Namespace, nb.Actions
 	}
 	return true
+}
+
+// statAbove is the listing size above which one Stat is cheaper than the
+// listing's pages to revalidate one notebook.
+const statAbove = 100
+
+// revalidate makes sure the notebook's metadata was checked within the
+// TTL, asking the remote now when not (force: whatever its age). Files
+// with local changes, new and scratch files have nothing to check. A
+// notebook deleted remotely is ENOENT; an unreachable remote leaves what
+// is known (with one warning).
+func (n *File) revalidate(ctx context.Context, force bool) error {
+	d := n.ns
+	n.mu.Lock()
+	id, name := n.nb.ID, n.name
+	local := n.scratch || n.gone || id == "" || n.staged != nil || n.pend != nil
+	checked := n.checked
+	n.mu.Unlock()
+	if local {
+		return nil
+	}
+	now := d.fs.now()
+	if !force && (d.fresh() || now.Sub(checked) < d.fs.opts.MetadataTTL) {
+		return nil
+	}
+	var found bool
+	if e, ok := d.fs.lists.Get(d.key); ok && !e.Negative && len(e.Value) > statAbove {
+		cctx, cancel := d.fs.callCtx(ctx)
+		nb, err := d.fs.client.Stat(cctx, d.ns, id)
+		cancel()
+		switch {
+		case errors.Is(err, remote.ErrNotFound):
+		case err != nil:
+			d.fs.log.WithError(err).WithField("path", d.Path(name)).Warn("checking a notebook for a newer version failed; showing the last known one")
+			return nil
+		default:
+			found = true
+			n.mu.Lock()
+			changed := !n.nb.Version.Equal(nb.Version) || !sameActions(n.nb.Actions, nb.Actions)
+			n.checked = now
+			n.mu.Unlock()
+			if changed {
+				n.refresh(name, nb)
+				d.upsertRemote(nb)
+				d.fs.inval.add(Invalidation{Kind: InvalidContent, Category: d.cat, Namespace: d.ns, Name: name})
+			}
+		}
+	} else {
+		nbs, _, err := d.refreshShared(ctx)
+		if err != nil {
+			d.fs.log.WithError(err).WithField("path", d.key).Warn("refreshing a listing failed; showing the last known one")
+			return nil
+		}
+		for _, nb := range nbs {
+			found = found || nb.ID == id
+		}
+	}
+	if !found {
+		n.mu.Lock()
+		clean := n.staged == nil && n.pend == nil && !n.scratch
+		n.mu.Unlock()
+		if clean {
+			n.markGone()
+			return syscall.ENOENT
+		}
+	}
+	return nil
+}
+
+// AttrFresh is Attr, past the TTL checked with the remote first: editors
+// (Jupyter) compare mtimes before they save.
+func (n *File) AttrFresh(ctx context.Context) (Attr, error) {
+	if err := n.revalidate(ctx, false); err != nil {
+		return Attr{}, err
+	}
+	return n.Attr()
+}
+
+// FreshFor is how much longer the kernel may keep this file's entry and
+// attributes: never past the TTL of what the file shows.
+func (n *File) FreshFor() time.Duration {
+	n.mu.Lock()
+	local := n.scratch || n.nb.ID == "" || n.staged != nil || n.pend != nil
+	checked := n.checked
+	n.mu.Unlock()
+	ttl := n.ns.fs.opts.MetadataTTL
+	if local {
+		return ttl
+	}
+	return max(n.ns.freshFor(), ttl-n.ns.fs.now().Sub(checked), 0)
+}
+
+func (n *File) canWrite() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.canWriteLocked()
 }
 
 // canWriteLocked: new notebooks are mine; others need the write action.
@@ -262,6 +362,18 @@ func (n *File) setattrScratchLocked(in SetAttr) (Attr, error) {
 // empty one (no download), else a copy of the current content. keepCache
 // says the kernel may keep the pages it holds of this file.
 func (n *File) Open(ctx context.Context, flags uint32) (h *Handle, keepCache bool, err error) {
+	write := flags&syscall.O_ACCMODE != syscall.O_RDONLY
+	// Close-to-open: past the TTL, the open reads the latest version.
+	if err := n.revalidate(ctx, false); err != nil {
+		return nil, false, err
+	}
+	if write && !n.ns.fs.opts.ReadOnly && !n.canWrite() {
+		// A mode cached within the TTL never turns away a save the
+		// remote now allows (a share just granted).
+		if err := n.revalidate(ctx, true); err != nil {
+			return nil, false, err
+		}
+	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.scratch {
@@ -271,7 +383,6 @@ func (n *File) Open(ctx context.Context, flags uint32) (h *Handle, keepCache boo
 		}
 		return &Handle{file: n, os: f}, false, nil
 	}
-	write := flags&syscall.O_ACCMODE != syscall.O_RDONLY
 	if !write {
 		// Keep the kernel's page cache only when it holds this very
 		// version. Any change (our save, a newer version in a refreshed

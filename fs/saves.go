@@ -8,6 +8,7 @@ package fs
 
 import (
 	"context"
+	"errors"
 	"io"
 	"sync"
 	"syscall"
@@ -225,6 +226,12 @@ func (f *FS) apply(res save.Result) {
 		// Reading our own save back costs no download.
 		if res.Content != "" {
 			f.store.Saved(res.Notebook.ID, res.Notebook.Version, res.Content, e.Size)
+		}
+	case save.Refused:
+		if errors.Is(res.Err, remote.ErrPermission) {
+			// The cached mode let it through: check the permissions at
+			// once, so the file shows what the remote now allows.
+			f.lists.Invalidate(e.Category + "/" + e.Namespace)
 		}
 	case save.Conflict:
 		if d != nil {

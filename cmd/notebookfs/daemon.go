@@ -53,6 +53,7 @@ var mountOptionFlags = map[string]struct{ flag, value string }{
 	"allow_other":     {"allow-other", "true"},
 	"cache_size":      {"cache-size", ""},
 	"metadata_ttl":    {"metadata-ttl", ""},
+	"poll_interval":   {"poll-interval", ""},
 	"call_timeout":    {"call-timeout", ""},
 	"cache_dir":       {"cache-dir", ""},
 	"remote":          {"remote", ""},

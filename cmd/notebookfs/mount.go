@@ -77,6 +77,7 @@ Flags:
 	diskCacheSize := set.String("disk-cache-size", "2G", "disk cache for notebooks over 8 MiB (a quarter of --cache-size at most), in the cache directory; 0 keeps them in memory")
 	prefetch := set.String("prefetch-bytes", fmt.Sprint(cfg.Prefetch), "after listing a namespace, fetch its small notebooks in the background up to this many bytes; 0 turns it off")
 	set.DurationVar(&cfg.MetadataTTL, "metadata-ttl", cfg.MetadataTTL, "how long listings and attributes are trusted")
+	set.DurationVar(&cfg.PollInterval, "poll-interval", 0, "refresh the listings of recently used namespaces this often in the background, so remote changes reach files kept open (0: off)")
 	set.DurationVar(&cfg.CallTimeout, "call-timeout", cfg.CallTimeout, "deadline of one remote call")
 	set.BoolVar(&cfg.ReadOnly, "read-only", false, "mount read-only")
 	set.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "log level: trace, debug, info, warn, error")
@@ -176,6 +177,7 @@ Flags:
 		// for at most its flush timeout.
 		StateLockWait:       *flushTimeout + 5*time.Second,
 		MetadataTTL:         cfg.MetadataTTL,
+		PollInterval:        cfg.PollInterval,
 		CallTimeout:         cfg.CallTimeout,
 		ReadOnly:            cfg.ReadOnly,
 		OnConflictOverwrite: *onConflict == "overwrite",

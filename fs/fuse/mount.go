@@ -95,6 +95,7 @@ func Mount(dir string, f *fs.FS, mo MountOptions) (*gofuse.Server, io.Closer, er
 		w.Close()
 		return nil, nil, fmt.Errorf("mounting %s: %w", dir, err)
 	}
+	go root.invalidate()
 	f.Log().WithField("mountpoint", dir).WithField("took", time.Since(start).Round(time.Millisecond)).Info("mounted")
 	return server, w, nil
 }

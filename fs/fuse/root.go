@@ -6,6 +6,7 @@ import (
 	"sort"
 	"sync"
 	"syscall"
+	"time"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	gofuse "github.com/hanwen/go-fuse/v2/fuse"
@@ -93,6 +94,10 @@ func (r *rootNode) dirAttr(a *gofuse.Attr, perm uint32) {
 
 // ownAttr shows every entry as the mounting user's.
 func (r *rootNode) ownAttr(a *gofuse.Attr) { a.Uid, a.Gid = r.opts.UID, r.opts.GID }
+
+// kernelTimeout is d as a kernel cache timeout: go-fuse replaces a zero
+// one by the mount's default, so "do not cache" is the shortest nonzero.
+func kernelTimeout(d time.Duration) time.Duration { return max(d, time.Nanosecond) }
 
 func (r *rootNode) entryTimeouts(out *gofuse.EntryOut) {
 	out.SetEntryTimeout(r.fs.MetadataTTL())
