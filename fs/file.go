@@ -54,6 +54,9 @@ type File struct {
 	// checked is when a Stat last confirmed nb (the listing's own time
 	// counts too; see revalidate).
 	checked time.Time // GUARDED_BY(mu)
+	// readers counts the open read-only handles by the version they
+	// were opened at.
+	readers map[time.Time]int // GUARDED_BY(mu)
 }
 
 // Attr is what stat shows of a file.
@@ -125,6 +128,11 @@ func (n *File) refresh(file string, nb remote.Notebook) bool {
 		return false
 	}
 	n.name = file
+	if n.nb.ID == nb.ID && nb.Version.Before(n.nb.Version) {
+		// A listing that raced with our own save: what we saved is newer,
+		// and a save based on the older version would be a false conflict.
+		return true
+	}
 	if n.staged == nil && n.pend == nil {
 		n.nb = nb
 	} else if n.nb.ID == "" {
@@ -179,11 +187,14 @@ func (n *File) revalidate(ctx context.Context, force bool) error {
 			}
 		}
 	} else {
-		nbs, _, err := d.refreshShared(ctx)
+		nbs, stored, err := d.refreshShared(ctx)
 		if err != nil {
 			d.fs.log.WithError(err).WithField("path", d.key).Warn("refreshing a listing failed; showing the last known one")
 			return nil
 		}
+		// A listing that raced with our own change (a create landing)
+		// may predate the notebook: only a stored one tells it is gone.
+		found = !stored
 		for _, nb := range nbs {
 			found = found || nb.ID == id
 		}
@@ -390,10 +401,24 @@ func (n *File) Open(ctx context.Context, flags uint32) (h *Handle, keepCache boo
 		// the kernel then drops the old pages itself.
 		keep := n.staged == nil && n.pend == nil && n.nb.ID != "" && !n.nb.Version.IsZero() && n.pageCacheVersion.Equal(n.nb.Version)
 		n.pageCacheVersion = time.Time{}
+		h := &Handle{file: n}
 		if n.staged == nil && n.pend == nil {
 			n.pageCacheVersion = n.nb.Version
+			for v, c := range n.readers {
+				if c > 0 && !v.Equal(n.nb.Version) {
+					h.Direct, keep = true, false
+				}
+			}
+			if n.readers == nil {
+				n.readers = map[time.Time]int{}
+			}
+			if h.Direct {
+				n.pageCacheVersion = time.Time{} // the pages are the older one's
+			}
+			h.pinned = n.nb.Version
+			n.readers[h.pinned]++
 		}
-		return &Handle{file: n}, keep, nil
+		return h, keep, nil
 	}
 	n.pageCacheVersion = time.Time{}
 	if n.ns.fs.opts.ReadOnly {
@@ -576,6 +601,12 @@ type Handle struct {
 	// release to save (counted in FS.releases, which Drain waits for).
 	awaiting bool // GUARDED_BY(file.mu)
 
+	// Direct asks the kernel not to cache this handle's reads: the
+	// kernel's page cache is one per file, and another handle still
+	// reads an older version from it (each handle reads one version).
+	Direct bool
+	pinned time.Time // the version shown at open, while counted in file.readers
+
 	mu       sync.Mutex
 	released bool         // GUARDED_BY(mu)
 	src      cache.Source // GUARDED_BY(mu): the version read
@@ -714,6 +745,14 @@ func (h *Handle) Release(ctx context.Context) error {
 		return h.os.Close()
 	}
 	if !h.write {
+		if !h.pinned.IsZero() {
+			n := h.file
+			n.mu.Lock()
+			if n.readers[h.pinned]--; n.readers[h.pinned] <= 0 {
+				delete(n.readers, h.pinned)
+			}
+			n.mu.Unlock()
+		}
 		return nil
 	}
 	n := h.file

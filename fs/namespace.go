@@ -213,6 +213,7 @@ func (d *Namespace) refreshList(ctx context.Context) ([]remote.Notebook, bool, e
 	d.mu.Lock()
 	gen := d.gen
 	d.mu.Unlock()
+	asked := d.fs.now()
 	cctx, cancel := d.fs.callCtx(ctx)
 	nbs, err := d.fs.client.List(cctx, d.cat, d.ns)
 	cancel()
@@ -225,7 +226,7 @@ func (d *Namespace) refreshList(ctx context.Context) ([]remote.Notebook, bool, e
 	stored := d.gen == gen
 	if stored {
 		old, had := d.fs.lists.Get(d.key)
-		d.fs.lists.Put(d.key, nbs)
+		d.fs.lists.PutAt(d.key, nbs, asked)
 		d.names = nil
 		cur = d.visible(fileNames(nbs))
 		if had && !old.Negative {

@@ -83,6 +83,9 @@ func (n *fileNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uin
 	if keep {
 		fl = gofuse.FOPEN_KEEP_CACHE
 	}
+	if h.Direct {
+		fl = gofuse.FOPEN_DIRECT_IO
+	}
 	return handleOf(n.root, h), fl, 0
 }
 

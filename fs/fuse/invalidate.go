@@ -52,9 +52,12 @@ func (r *rootNode) invalidateOne(it fs.Invalidation) {
 	default:
 		errno = ns.NotifyEntry(it.Name)
 	}
+	log := r.fs.Log().WithField("path", string(it.Category)+"/"+it.Namespace+"/"+it.Name).WithField("kind", it.Kind)
 	if errno != 0 && errno != syscall.ENOENT {
-		r.fs.Log().WithField("path", string(it.Category)+"/"+it.Namespace+"/"+it.Name).WithError(errno).Debug("the kernel did not take an invalidation")
+		log.WithError(errno).Debug("the kernel did not take an invalidation")
+		return
 	}
+	log.Debug("the kernel was told of a remote change")
 }
 
 var _ gofs.InodeEmbedder = (*rootNode)(nil)
