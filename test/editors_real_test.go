@@ -19,7 +19,7 @@ import (
 	"time"
 )
 
-// The acceptance test: every real editor saves a notebook 3 times,
+// The acceptance test: every real editor saves a notebook 3 times,
 // and the notebook keeps its id and shares, with 3 new versions.
 
 // needProgram finds a real program: missing, the test is skipped locally

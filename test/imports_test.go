@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-// The import rules of ARCHITECTURE.md section 1: a DAG where config and
+// The import rules of the layout: a DAG where config and
 // remote import nothing of ours, remote/* import remote, cache imports
 // remote, fs imports cache and remote, only cmd knows everything, and only
 // fs and test import go-fuse.
@@ -55,7 +55,7 @@ func TestImportRules(t *testing.T) {
 			rules, known = allowed["notebookfs/test"]
 		}
 		if !known {
-			t.Errorf("package %s is not in the layout of ARCHITECTURE.md section 1", pkg)
+			t.Errorf("package %s is not in the layout (add it to allowed here and to the README's Layout)", pkg)
 			continue
 		}
 		seen++

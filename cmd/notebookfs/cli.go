@@ -23,7 +23,7 @@ import (
 	"notebookfs/remote"
 )
 
-// Exit codes of every command, documented in --help and README-cli.md.
+// Exit codes of every command, documented in --help and the README.
 const (
 	exitOK         = 0
 	exitError      = 1

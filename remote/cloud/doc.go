@@ -1,11 +1,9 @@
 // Package cloud is a remote.Client for TileDB Cloud over its JSON REST API
-// (openapi v1 and v2; see shared/reference/tiledb-cloud-api.md) and, for a
-// notebook's contents, TileDB's capnp array protocol
-// (shared/reference/tiledb-array-protocol.md, "the notes"; bodies from
-// remote/arrayproto), as TileDB's JS client speaks it plus what that lacks:
-// timestamps (versions) and the array metadata. Read (read.go,
-// readarray.go) and Write (write.go) go through it; Create stays the v2
-// upload.
+// (v1 and v2, as its published spec defines them) and, for a notebook's
+// contents, TileDB's capnp array protocol (bodies from remote/arrayproto),
+// as TileDB's JS client speaks it plus what that lacks: timestamps
+// (versions) and the array metadata. Read (read.go, readarray.go) and Write
+// (write.go) go through it; Create stays the v2 upload.
 //
 // # Addressing
 //
@@ -140,7 +138,7 @@
 // before and a check after.
 //
 // Limits: a writer that stamps its metadata after its fragment (TileDB-
-// Cloud-Py without a timestamp, notes §5) makes file_size as of V the
+// Cloud-Py without a timestamp) makes file_size as of V the
 // previous one; this client, JupyterLab's contents manager and libtiledb
 // opened at T write both at T. Versions reads sizes the same way
 // (metadata_json at V).

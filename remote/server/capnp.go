@@ -20,9 +20,9 @@ import (
 	"notebookfs/remote/arrayproto"
 )
 
-// The capnp array protocol (tiledb-array-protocol.md, "the notes"): the
-// notebook array's schema, query/submit READ and WRITE, array metadata.
-// See doc.go for the decisions where the notes are wrong or silent.
+// The capnp array protocol: the notebook array's schema, query/submit READ
+// and WRITE, array metadata. See doc.go for the decisions where TileDB's
+// protocol leaves a choice or where this server differs from TileDB Cloud.
 
 const (
 	mimeCapnp = "application/capnp"
@@ -40,8 +40,8 @@ const (
 	// maxReadAll bounds the contents bytes of one read_all=true reply.
 	maxReadAll = MaxUpload + maxReadChunk
 	// maxClockSkew is how far ahead of the server clock a client-chosen
-	// write timestamp may be (notes §5: such a version stays invisible to
-	// latest reads until the clock reaches it); further is 400.
+	// write timestamp may be (such a version stays invisible to latest
+	// reads until the clock reaches it); further is 400.
 	maxClockSkew = 10 * time.Minute
 	// maxVisibleWait bounds the wait, after a save whose server-chosen time
 	// was bumped past the clock (a save in the same millisecond as the
@@ -244,7 +244,7 @@ func fragmentURI(nb remote.Notebook, ts uint64) string {
 }
 
 // messageSize returns the length of the framed capnp message at the start
-// of br (tiledb-array-protocol.md §3.1), reading nothing, so that an
+// of br (segment table, then segments), reading nothing, so that an
 // oversized message is refused before it is received.
 func messageSize(br *bufio.Reader) (int64, error) {
 	b, err := br.Peek(4)

@@ -37,9 +37,9 @@ func (s *Server) submitQuery(w http.ResponseWriter, r *http.Request, c *call) er
 }
 
 // submitWrite stores a WRITE query's contents as a new version of the
-// notebook: cells [0, n-1], the whole notebook (tiledb-array-protocol.md
-// §2.3). The version's time is end_timestamp (or open_at) if given, else
-// the server's now; the reply's writtenFragmentInfo gives it.
+// notebook: cells [0, n-1], the whole notebook. The version's time is
+// end_timestamp (or open_at) if given, else the server's now; the reply's
+// writtenFragmentInfo gives it.
 func (s *Server) submitWrite(w http.ResponseWriter, r *http.Request, c *call, tr arrayproto.TimeRange) error {
 	at, err := s.writeTimestamp(tr)
 	if err != nil {
