@@ -8,7 +8,7 @@ import (
 
 // completionFlags lists each command's flags for shell completion.
 var completionFlags = map[string]string{
-	"mount":       "--metrics-addr --prefetch-bytes --remote --store --cache-dir --cache-size --metadata-ttl --poll-interval --call-timeout --read-only --allow-other --daemon --on-conflict --flush-timeout --disk-cache-size -o --log-level --log-format --fuse-debug",
+	"mount":       "--metrics-addr --prefetch-bytes --remote --store --cache-dir --cache-size --metadata-ttl --poll-interval --call-timeout --read-only --allow-other --allow-others-read --daemon --on-conflict --flush-timeout --disk-cache-size -o --log-level --log-format --fuse-debug",
 	"status":      "--json",
 	"unmount":     "",
 	"upload":      "--storage-path --storage-credential --overwrite",

@@ -83,7 +83,8 @@ Flags:
 	set.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "log level: trace, debug, info, warn, error")
 	set.BoolVar(&cfg.FuseDebug, "fuse-debug", false, "log every FUSE request (very verbose)")
 	logFormat := set.String("log-format", "text", "log format: text or json")
-	allowOther := set.Bool("allow-other", false, "let other users access the mount (needs user_allow_other in /etc/fuse.conf unless root)")
+	allowOther := set.Bool("allow-other", false, "let other users reach the mount (needs user_allow_other in /etc/fuse.conf unless root); they get nothing unless --allow-others-read")
+	othersRead := set.Bool("allow-others-read", false, "with --allow-other (implied), let other users read notebooks (never write, delete or share)")
 	daemon := set.Bool("daemon", false, "run in the background, logging to a file in the cache directory; return once mounted")
 	onConflict := set.String("on-conflict", "copy", "when someone else saved a notebook since your copy was read: copy (keep yours as name.conflict-USER-TIME.ipynb) or overwrite")
 	flushTimeout := set.Duration("flush-timeout", 30*time.Second, "on unmount or SIGTERM, how long pending uploads may take before they are left in the journal for the next mount")
@@ -193,7 +194,7 @@ Flags:
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)
 	server, logw, err := fuse.Mount(cfg.Mountpoint, root, fuse.MountOptions{FsName: "notebookfs:" + be.name, Debug: cfg.FuseDebug,
-		AllowOther: *allowOther, UID: uint32(os.Getuid()), GID: uint32(os.Getgid())})
+		AllowOther: *allowOther || *othersRead, OthersRead: *othersRead, UID: uint32(os.Getuid()), GID: uint32(os.Getgid())})
 	if err != nil {
 		root.Close()
 		return err
