@@ -17,7 +17,7 @@ import (
 
 // MountOptions are the kernel-facing settings of a mount.
 type MountOptions struct {
-	FsName     string // first column of df and mount
+	FsName string // first column of df and mount
 	// AllowOther lets other local users reach the mount at all; even then
 	// only the owner (and root) may use it, unless OthersRead lets the
 	// others read (no writes, no share changes).
