@@ -204,6 +204,7 @@ func (n *File) revalidate(ctx context.Context, force bool) error {
 		clean := n.staged == nil && n.pend == nil && !n.scratch
 		n.mu.Unlock()
 		if clean {
+			d.fs.log.WithField("path", d.Path(name)).Debug("the notebook is gone from the remote")
 			n.markGone()
 			return syscall.ENOENT
 		}

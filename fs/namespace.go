@@ -43,9 +43,10 @@ type Namespace struct {
 	namesAt time.Time                  // GUARDED_BY(mu)
 	// gen counts our own changes to the listing; a refresh that raced
 	// with one is not stored.
-	gen        uint64    // GUARDED_BY(mu)
-	refreshing bool      // GUARDED_BY(mu): a background refresh runs
-	used       time.Time // GUARDED_BY(mu): last listing or lookup (Poll)
+	gen        uint64     // GUARDED_BY(mu)
+	edits      []listEdit // GUARDED_BY(mu): the last of our changes, by gen
+	refreshing bool       // GUARDED_BY(mu): a background refresh runs
+	used       time.Time  // GUARDED_BY(mu): last listing or lookup (Poll)
 	// live are the files handed out by name (the kernel may hold them):
 	// a rename or delete of a name acts on its file.
 	live map[string]*File // GUARDED_BY(mu)
@@ -136,6 +137,12 @@ func (d *Namespace) list(ctx context.Context) (map[string]remote.Notebook, error
 		return d.namesLocked(e), nil
 	}
 	nbs, stored, err := d.refreshShared(ctx)
+	// A listing that raced with our own change (a create landing) may
+	// lack it, and answering from it would hide a notebook we just saved:
+	// ask again, now that the change is done.
+	for try := 0; err == nil && !stored && try < 2; try++ {
+		nbs, stored, err = d.refreshShared(ctx)
+	}
 	if err != nil {
 		if ok && !e.Negative {
 			d.fs.log.WithError(err).WithField("path", d.key).Warn("refreshing a listing failed; showing the last known one")
@@ -223,7 +230,13 @@ func (d *Namespace) refreshList(ctx context.Context) ([]remote.Notebook, bool, e
 	var changes []Invalidation
 	var cur map[string]remote.Notebook
 	d.mu.Lock()
-	stored := d.gen == gen
+	// Our own changes made while the request was out are applied again:
+	// the answer may predate them, and storing it as it is would undo them.
+	raw := nbs
+	nbs, stored := d.withEditsSinceLocked(nbs, gen)
+	if !stored {
+		nbs = raw
+	}
 	if stored {
 		old, had := d.fs.lists.Get(d.key)
 		d.fs.lists.PutAt(d.key, nbs, asked)
@@ -301,6 +314,10 @@ func (d *Namespace) editList(f func([]remote.Notebook) []remote.Notebook) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.gen++
+	d.edits = append(d.edits, listEdit{gen: d.gen, f: f})
+	if len(d.edits) > maxListEdits {
+		d.edits = d.edits[len(d.edits)-maxListEdits:]
+	}
 	e, ok := d.fs.lists.Get(d.key)
 	if !ok || e.Negative {
 		return
@@ -310,6 +327,35 @@ func (d *Namespace) editList(f func([]remote.Notebook) []remote.Notebook) {
 	d.names = nil
 }
 
+// listEdit is one of our own changes to the listing, kept to be applied
+// again to a listing whose request raced with it.
+type listEdit struct {
+	gen uint64
+	f   func([]remote.Notebook) []remote.Notebook
+}
+
+// maxListEdits bounds the changes kept; a listing older than all of them
+// is not stored (the next access asks again).
+const maxListEdits = 256
+
+// withEditsSinceLocked is nbs with our own changes made after gen applied
+// again (d.mu held), or false when some of them are no longer kept.
+func (d *Namespace) withEditsSinceLocked(nbs []remote.Notebook, gen uint64) ([]remote.Notebook, bool) {
+	if d.gen == gen {
+		return nbs, true
+	}
+	if len(d.edits) == 0 || d.edits[0].gen > gen+1 {
+		return nil, false
+	}
+	out := append([]remote.Notebook(nil), nbs...)
+	for _, e := range d.edits {
+		if e.gen > gen {
+			out = e.f(out)
+		}
+	}
+	return out, true
+}
+
 // upsert puts nb into the cached listing, replacing an entry of its id;
 // its cached version list is stale from now on.
 func (d *Namespace) upsert(nb remote.Notebook) {
@@ -317,7 +363,11 @@ func (d *Namespace) upsert(nb remote.Notebook) {
 	d.editList(func(l []remote.Notebook) []remote.Notebook {
 		for i := range l {
 			if l[i].ID == nb.ID {
-				l[i] = nb
+				// Applied again to a later listing, a newer version
+				// there (someone else's) stays.
+				if !nb.Version.Before(l[i].Version) {
+					l[i] = nb
+				}
 				return l
 			}
 		}

@@ -266,6 +266,7 @@ func (n *File) applyResult(res save.Result) {
 		if created || n.nb.ID == res.Notebook.ID {
 			n.nb = res.Notebook
 			n.base, n.baseSum = res.Notebook.Version, e.Sum
+			n.checked = n.ns.fs.now() // the remote's state, as of our save
 		}
 		if created {
 			n.ns.fs.nodes.bind(res.Notebook.ID, n)

@@ -279,9 +279,22 @@ func (j *journal) syncDir() error {
 // cache; it is removed with the entry).
 func (j *journal) DataPath(e Entry) string { return j.path(e.Seq, "data") }
 
+// openData opens an entry's data: in the journal, or in uploaded/ once
+// its upload handed it over and until its result is released (a reader
+// that took the entry just before the hand-over still finds it).
+func (j *journal) openData(e Entry) (*os.File, error) {
+	f, err := os.Open(j.path(e.Seq, "data"))
+	if errors.Is(err, os.ErrNotExist) {
+		if g, err2 := os.Open(filepath.Join(j.dir, "uploaded", filepath.Base(j.path(e.Seq, "data")))); err2 == nil {
+			return g, nil
+		}
+	}
+	return f, err
+}
+
 // Content opens an entry's data.
 func (j *journal) Content(e Entry) (*os.File, error) {
-	f, err := os.Open(j.path(e.Seq, "data"))
+	f, err := j.openData(e)
 	if err != nil {
 		return nil, fmt.Errorf("journal: entry %d: %w", e.Seq, err)
 	}
@@ -366,7 +379,12 @@ func (c *checked) Seek(off int64, whence int) (int64, error) {
 
 // ReadAll returns an entry's data, checked against its checksum.
 func (j *journal) ReadAll(e Entry) ([]byte, error) {
-	b, err := os.ReadFile(j.path(e.Seq, "data"))
+	var b []byte
+	f, err := j.openData(e)
+	if err == nil {
+		b, err = io.ReadAll(f)
+		f.Close()
+	}
 	if err != nil {
 		return nil, fmt.Errorf("journal: entry %d: %w", e.Seq, err)
 	}
