@@ -20,7 +20,7 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"golang.org/x/term"
 
 	"notebookfs/config"
 	"notebookfs/remote"
@@ -184,20 +184,23 @@ func checkHostURL(h string) error {
 func readSecret(in io.Reader, prompt string) (string, error) {
 	if f, ok := in.(*os.File); ok && isTerminal(f) {
 		fmt.Fprint(os.Stderr, prompt)
-		if old, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS); err == nil {
-			noEcho := *old
-			noEcho.Lflag &^= unix.ECHO
-			unix.IoctlSetTermios(int(f.Fd()), unix.TCSETS, &noEcho)
-			defer func() {
-				unix.IoctlSetTermios(int(f.Fd()), unix.TCSETS, old)
-				fmt.Fprintln(os.Stderr)
-			}()
+		// x/term knows each platform's termios calls (TCGETS on Linux,
+		// TIOCGETA on macOS).
+		b, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(os.Stderr)
+		if err == nil {
+			return secretLine(string(b))
 		}
 	}
 	line, err := bufio.NewReader(io.LimitReader(in, 64<<10)).ReadString('\n')
 	if err != nil && !errors.Is(err, io.EOF) {
 		return "", err
 	}
+	return secretLine(line)
+}
+
+// secretLine is a secret without surrounding space; empty is an error.
+func secretLine(line string) (string, error) {
 	s := strings.TrimSpace(line)
 	if s == "" {
 		return "", usageError{"empty secret: nothing read"}
