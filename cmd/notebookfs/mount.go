@@ -249,12 +249,17 @@ func flushPending(root *fs.FS, timeout time.Duration, log *logrus.Entry) {
 
 func unmountCommand() *cobra.Command {
 	return &cobra.Command{
-		Use:               "unmount MOUNTPOINT",
-		Aliases:           []string{"umount"},
-		Short:             "unmount a running mount",
-		Long:              "Unmounts a notebookfs mount; its daemon then uploads what is pending and exits.",
-		Example:           "  notebookfs unmount ~/notebooks",
-		Args:              positionals(1, 1),
+		Use:     "unmount MOUNTPOINT",
+		Aliases: []string{"umount"},
+		Short:   "unmount a running mount",
+		Long:    "Unmounts a notebookfs mount; its daemon then uploads what is pending and exits.",
+		Example: "  notebookfs unmount ~/notebooks",
+		Args: func(_ *cobra.Command, pos []string) error {
+			if len(pos) != 1 {
+				return usageError{"want exactly one MOUNTPOINT"}
+			}
+			return nil
+		},
 		ValidArgsFunction: completeDirs,
 		RunE:              func(_ *cobra.Command, pos []string) error { return unmount(pos[0]) },
 	}
