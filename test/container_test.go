@@ -21,9 +21,6 @@ import (
 	"notebookfs/remote/server"
 )
 
-// nobody is the unprivileged user the daemon runs as.
-const nobody = 65534
-
 // As a container runtime (or a Kubernetes CSI driver) does it: a privileged
 // helper opens /dev/fuse, mounts it itself, and hands the descriptor to an
 // unprivileged notebookfs, which serves /dev/fd/3 with no fusermount and no
