@@ -12,6 +12,8 @@ import (
 	"os/user"
 	"path/filepath"
 	"regexp"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -107,12 +109,34 @@ func (c Config) StateDir() string {
 	return filepath.Join(c.CacheDir, "mounts", hex.EncodeToString(sum[:8]))
 }
 
+// FuseFD reports whether mountpoint is /dev/fd/N: FUSE connection N,
+// opened and mounted already by a privileged helper (a container runtime)
+// that passed it on, as libfuse and go-fuse accept it.
+func FuseFD(mountpoint string) (int, bool) {
+	rest, ok := strings.CutPrefix(mountpoint, "/dev/fd/")
+	if !ok {
+		return 0, false
+	}
+	fd, err := strconv.Atoi(rest)
+	if err != nil || fd <= 0 || strconv.Itoa(fd) != rest {
+		return 0, false
+	}
+	return fd, true
+}
+
 // Validate reports the first setting that cannot work.
 func (c Config) Validate() error {
 	if c.Mountpoint == "" {
 		return errors.New("no mountpoint given")
 	}
-	if fi, err := os.Stat(c.Mountpoint); err != nil {
+	if fd, ok := FuseFD(c.Mountpoint); ok {
+		// An inherited FUSE connection: the descriptor must be open.
+		if fi, err := os.Stat(c.Mountpoint); err != nil {
+			return fmt.Errorf("mountpoint %s: descriptor %d is not open (the helper that mounted it must pass it on): %w", c.Mountpoint, fd, err)
+		} else if fi.Mode()&os.ModeCharDevice == 0 {
+			return fmt.Errorf("mountpoint %s: descriptor %d is not /dev/fuse", c.Mountpoint, fd)
+		}
+	} else if fi, err := os.Stat(c.Mountpoint); err != nil {
 		return fmt.Errorf("mountpoint: %w", err)
 	} else if !fi.IsDir() {
 		return fmt.Errorf("mountpoint %s is not a directory", c.Mountpoint)

@@ -266,8 +266,15 @@ func TestCLIExitCodes(t *testing.T) {
 			t.Errorf("%s --help: exit %d\n%s%s", cmd, res.code, res.stdout, res.stderr)
 		}
 	}
-	if out := c.ok("completion", "bash"); !strings.Contains(out, "complete -F _notebookfs notebookfs") {
+	if out := c.ok("completion", "bash"); !strings.Contains(out, "-F __start_notebookfs notebookfs") {
 		t.Errorf("completion bash: %q", out)
+	}
+	c.wantCode(2, "completion", "powershell")
+	// Go-style single-dash long flags, as the CLI took before.
+	var nsOld struct{ Namespaces []string }
+	decodeJSON(t, c.ok("ls", "-remote", e.url, "-json"), &nsOld)
+	if len(nsOld.Namespaces) == 0 {
+		t.Errorf("ls -remote URL -json: %+v", nsOld)
 	}
 }
 

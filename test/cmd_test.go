@@ -6,12 +6,15 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"debug/elf"
+	"encoding/json"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -217,4 +220,54 @@ func TestDaemonMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitExit(t, cmd, logs)
+}
+
+// The release build of the README (one command) stamps the version;
+// --version and the version verb print it with the Go version and the
+// platform. The build is trimmed: no path of this machine, no symbols.
+func TestCLIVersion(t *testing.T) {
+	root, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rel := filepath.Join(t.TempDir(), "notebookfs")
+	build := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w -X main.version=1.2.3-test", "-o", rel, "./cmd/notebookfs")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("release build: %v\n%s", err, out)
+	}
+	want := "notebookfs 1.2.3-test " + runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH + "\n"
+	for _, args := range [][]string{{"--version"}, {"version"}, {"-v"}} {
+		if out, err := exec.Command(rel, args...).Output(); err != nil || string(out) != want {
+			t.Errorf("notebookfs %s: %q, %v; want %q", args[0], out, err, want)
+		}
+	}
+	out, err := exec.Command(rel, "version", "--json").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v struct{ Version, Go, Platform string }
+	if err := json.Unmarshal(out, &v); err != nil || v.Version != "1.2.3-test" || v.Go != runtime.Version() || v.Platform != runtime.GOOS+"/"+runtime.GOARCH {
+		t.Errorf("version --json: %s (%v)", out, err)
+	}
+	b, err := os.ReadFile(rel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(b, []byte(root+"/")) {
+		t.Errorf("the release binary holds the build path %s (no -trimpath?)", root)
+	}
+	f, err := elf.Open(rel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if f.Section(".symtab") != nil {
+		t.Error("the release binary has a symbol table (no -s?)")
+	}
+
+	// A plain build says where it came from instead of a version.
+	if out, err := exec.Command(buildBinary(t), "--version").Output(); err != nil || !strings.HasPrefix(string(out), "notebookfs dev") {
+		t.Errorf("plain build --version: %q, %v", out, err)
+	}
 }

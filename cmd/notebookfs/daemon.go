@@ -4,8 +4,6 @@ package main
 // SOURCE argument of an fstab line, and --daemon.
 
 import (
-	"bufio"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -15,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/spf13/pflag"
 )
 
 // daemonEnv marks the re-executed child of --daemon, which then runs in
@@ -35,6 +35,8 @@ func isMountSource(s string) bool {
 type optsFlag []string
 
 func (o *optsFlag) String() string { return strings.Join(*o, ",") }
+
+func (o *optsFlag) Type() string { return "options" }
 
 func (o *optsFlag) Set(v string) error {
 	for _, opt := range strings.Split(v, ",") {
@@ -80,7 +82,7 @@ var genericMountOptions = map[string]bool{
 // applyMountOptions sets the flags the -o options name. Unknown options
 // are ignored with a warning on warn, so fstab lines with other options
 // still mount. It reports whether -o daemon or -o foreground was given.
-func applyMountOptions(set *flag.FlagSet, opts []string, warn io.Writer) (daemon, foreground bool, err error) {
+func applyMountOptions(set *pflag.FlagSet, opts []string, warn io.Writer) (daemon, foreground bool, err error) {
 	for _, opt := range opts {
 		name, value, hasValue := strings.Cut(opt, "=")
 		switch {
@@ -109,23 +111,6 @@ func applyMountOptions(set *flag.FlagSet, opts []string, warn io.Writer) (daemon
 		}
 	}
 	return daemon, foreground, nil
-}
-
-// isMountpoint reports whether dir is a mount point in
-// /proc/self/mountinfo.
-func isMountpoint(dir string) bool {
-	f, err := os.Open("/proc/self/mountinfo")
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if fields := strings.Fields(sc.Text()); len(fields) > 4 && unescapeMountinfo(fields[4]) == dir {
-			return true
-		}
-	}
-	return false
 }
 
 // unescapeMountinfo undoes mountinfo's octal escapes (\040 for a space).

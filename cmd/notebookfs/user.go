@@ -3,11 +3,12 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
-	"os"
 	"strings"
 	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"notebookfs/remote"
 	"notebookfs/remote/local"
@@ -19,35 +20,39 @@ const defaultOrgRole = local.RoleReadWrite
 // userTimeout bounds one user command (the store may wait for a lock).
 const userTimeout = time.Minute
 
-const userUsage = `Usage:
-  notebookfs user add --data DIR [--org ORG[:ROLE]]... NAME   create user NAME, print a new token
-  notebookfs user token --data DIR NAME                       print another new token for NAME
-
-Users, organizations and tokens of the store that 'notebookfs serve' serves.
-The token is printed once, alone on stdout; only its hash is stored.
---org makes NAME a member of ORG (created if missing) with ROLE: owner,
-admin, read_write_delete, read_write (the default) or read_only.
-
-Example:
-  notebookfs user add --data /tmp/nb --org acme:owner alice > alice.token
-`
-
-func runUser(args []string) error {
-	if len(args) == 0 {
-		fmt.Fprint(os.Stderr, userUsage)
-		return usageError{"want a subcommand: add or token"}
+// userCommand is "user" and its subcommands, which manage the store that
+// 'notebookfs serve' serves.
+func userCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "user add|token --data DIR NAME",
+		Short: "add a user of a served store, or issue a token",
+		Long: `Users, organizations and tokens of the store that 'notebookfs serve' serves.
+The token is printed once, alone on stdout; only its hash is stored.`,
+		Example: "  notebookfs user add --data /tmp/nb --org acme:owner alice > alice.token",
+		Args:    cobra.ArbitraryArgs,
+		RunE: func(_ *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usageError{"want a subcommand: add or token"}
+			}
+			return usageError{fmt.Sprintf("unknown subcommand %q (want add or token)", args[0])}
+		},
 	}
-	switch args[0] {
-	case "add":
-		return runUserAdd(args[1:])
-	case "token":
-		return runUserToken(args[1:])
-	case "-h", "--help", "help":
-		fmt.Print(userUsage)
-		return nil
-	}
-	fmt.Fprint(os.Stderr, userUsage)
-	return usageError{fmt.Sprintf("unknown subcommand %q (want add or token)", args[0])}
+	var orgs orgFlag
+	cmd.AddCommand(
+		userVerb("add --data DIR [--org ORG[:ROLE]]... NAME", "create user NAME, print a new token",
+			`Creates user NAME and prints a new token for it. --org makes NAME a member
+of ORG (created if missing) with ROLE: owner, admin, read_write_delete,
+read_write (the default) or read_only.`,
+			"  notebookfs user add --data /tmp/nb --org acme:owner alice > alice.token",
+			func(set *pflag.FlagSet) {
+				set.Var(&orgs, "org", "make the user a member of `ORG[:ROLE]` (repeatable; ORG is created if missing)")
+			}, func(dir, name string) error { return runUserAdd(dir, name, orgs) }),
+		userVerb("token --data DIR NAME", "print another new token for NAME",
+			"Issues another token for an existing user and prints it.",
+			"  notebookfs user token --data /tmp/nb alice > alice.token",
+			nil, runUserToken),
+	)
+	return cmd
 }
 
 // orgFlag collects repeated --org ORG[:ROLE].
@@ -62,6 +67,8 @@ func (f *orgFlag) String() string {
 	}
 	return strings.Join(parts, ",")
 }
+
+func (f *orgFlag) Type() string { return "ORG[:ROLE]" }
 
 func (f *orgFlag) Set(v string) error {
 	org, role, found := strings.Cut(v, ":")
@@ -80,46 +87,36 @@ func (f *orgFlag) Set(v string) error {
 	return nil
 }
 
-// userFlags parses --data DIR and exactly one NAME.
-func userFlags(name string, args []string, extra func(*flag.FlagSet)) (dir, user string, err error) {
-	set := flag.NewFlagSet("user "+name, flag.ContinueOnError)
-	set.Usage = func() { fmt.Fprint(set.Output(), userUsage+"\nFlags:\n"); set.PrintDefaults() }
-	data := set.String("data", "", "directory of the store (created if missing; required)")
+// userVerb is a user subcommand: --data DIR, the flags extra adds, and
+// exactly one user NAME, which run gets.
+func userVerb(use, short, long, example string, extra func(*pflag.FlagSet), run func(dir, name string) error) *cobra.Command {
+	var data string
+	cmd := &cobra.Command{
+		DisableFlagsInUseLine: true,
+		Use:                   use, Short: short, Long: long, Example: example,
+		Args: func(_ *cobra.Command, pos []string) error {
+			switch {
+			case data == "":
+				return usageError{"--data DIR is required"}
+			case len(pos) != 1:
+				return usageError{"want exactly one user NAME"}
+			}
+			if err := remote.ValidNamespace(pos[0]); err != nil {
+				return usageError{fmt.Sprintf("user name %q: letters, digits, '_', '.' and '-', at most 63", pos[0])}
+			}
+			return nil
+		},
+		RunE: func(_ *cobra.Command, pos []string) error { return run(data, pos[0]) },
+	}
+	cmd.Flags().StringVar(&data, "data", "", "directory of the store (created if missing; required)")
 	if extra != nil {
-		extra(set)
+		extra(cmd.Flags())
 	}
-	pos, err := parseInterspersed(set, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return "", "", err
-		}
-		return "", "", usageError{err.Error()}
-	}
-	switch {
-	case *data == "":
-		set.Usage()
-		return "", "", usageError{"--data DIR is required"}
-	case len(pos) != 1:
-		set.Usage()
-		return "", "", usageError{"want exactly one user NAME"}
-	}
-	if err := remote.ValidNamespace(pos[0]); err != nil {
-		return "", "", usageError{fmt.Sprintf("user name %q: letters, digits, '_', '.' and '-', at most 63", pos[0])}
-	}
-	return *data, pos[0], nil
+	completeCommon(cmd)
+	return cmd
 }
 
-func runUserAdd(args []string) error {
-	var orgs orgFlag
-	dir, name, err := userFlags("add", args, func(set *flag.FlagSet) {
-		set.Var(&orgs, "org", "make the user a member of `ORG[:ROLE]` (repeatable; ORG is created if missing)")
-	})
-	if errors.Is(err, flag.ErrHelp) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
+func runUserAdd(dir, name string, orgs orgFlag) error {
 	store, err := local.Open(dir, nil)
 	if err != nil {
 		return err
@@ -147,14 +144,7 @@ func runUserAdd(args []string) error {
 	return printToken(ctx, store, name)
 }
 
-func runUserToken(args []string) error {
-	dir, name, err := userFlags("token", args, nil)
-	if errors.Is(err, flag.ErrHelp) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
+func runUserToken(dir, name string) error {
 	store, err := local.Open(dir, nil)
 	if err != nil {
 		return err

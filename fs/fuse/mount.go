@@ -74,6 +74,7 @@ func Mount(dir string, f *fs.FS, mo MountOptions) (*gofuse.Server, io.Closer, er
 			DisabledCapabilities: gofuse.CAP_PASSTHROUGH,
 		},
 	}
+	opts.MountOptions.Options = append(opts.MountOptions.Options, platformMountOptions...)
 	if mo.PanicHandler != nil {
 		opts.MountOptions.PanicHandler = mo.PanicHandler
 	}
