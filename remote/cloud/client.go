@@ -78,6 +78,9 @@ type Client struct {
 
 	knownMu sync.Mutex
 	known   map[string]*knownNotebook // by ns/id: see remember
+
+	warnMu sync.Mutex
+	warned map[string]struct{} // GUARDED_BY(warnMu): invalid entries already logged
 }
 
 var _ remote.Client = (*Client)(nil)
@@ -106,6 +109,7 @@ func New(o Options) (*Client, error) {
 		headerTimeout: 30 * time.Second,
 		readBuffer:    defaultReadBuffer,
 		known:         map[string]*knownNotebook{},
+		warned:        map[string]struct{}{},
 	}
 	for _, s := range []string{o.Token, o.Password} {
 		if s != "" {
