@@ -94,7 +94,7 @@ func main() {
 		return
 	}
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "notebookfs %s: %v\n", cmd, err)
+		fmt.Fprintf(os.Stderr, "notebookfs %s: %s\n", cmd, termSafe(os.Stderr, err.Error()))
 		os.Exit(exitCode(err))
 	}
 }

@@ -68,7 +68,7 @@ func verbBackend(name, text string, args []string, minPos, maxPos int, extra fun
 // say prints a human line on stdout unless --json.
 func (c *common) say(format string, a ...any) {
 	if !c.json {
-		fmt.Printf(format+"\n", a...)
+		fmt.Println(termSafe(os.Stdout, fmt.Sprintf(format, a...)))
 	}
 }
 
@@ -282,7 +282,7 @@ Examples:
 				return printJSON(os.Stdout, map[string]any{"category": cats[0], "namespaces": names})
 			}
 			for _, n := range names {
-				fmt.Println(n)
+				fmt.Println(termSafe(os.Stdout, n))
 			}
 			return nil
 		}
@@ -317,7 +317,7 @@ Examples:
 		tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "NAME\tSIZE\tMODIFIED\tACCESS\tID")
 		for _, nb := range out {
-			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", nb.Name, nb.Size, nb.Version, strings.Join(nb.Actions, ","), nb.ID)
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", termSafe(os.Stdout, nb.Name), nb.Size, nb.Version, strings.Join(nb.Actions, ","), termSafe(os.Stdout, nb.ID))
 		}
 		return tw.Flush()
 	})
@@ -531,7 +531,7 @@ Example:
 		tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "NAMESPACE\tTYPE\tACTIONS")
 		for _, s := range out {
-			fmt.Fprintf(tw, "%s\t%s\t%s\n", s.Namespace, s.Type, strings.Join(s.Actions, ","))
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", termSafe(os.Stdout, s.Namespace), termSafe(os.Stdout, s.Type), strings.Join(s.Actions, ","))
 		}
 		return tw.Flush()
 	})
