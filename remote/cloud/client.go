@@ -54,8 +54,9 @@ type Options struct {
 // Client is a remote.Client over TileDB Cloud's JSON REST API. It is safe
 // for concurrent use.
 type Client struct {
-	hc   *http.Client
-	base atomic.Pointer[url.URL] // scheme://host[/prefix]; moves after a redirect
+	hc     *http.Client
+	base   atomic.Pointer[url.URL] // scheme://host[/prefix]; moves after a redirect (within origin's site)
+	origin *url.URL                // the configured API root: where credentials may go (see sendsCredentials)
 
 	token, username, password string
 	secrets                   []string // redacted from every error message
@@ -156,6 +157,7 @@ func New(o Options) (*Client, error) {
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 	c.base.Store(base)
+	c.origin = base
 	return c, nil
 }
 
