@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"notebookfs/config"
 )
 
 func TestDoctorFuseDeviceMissing(t *testing.T) {
@@ -49,5 +51,16 @@ func TestDoctorCacheDir(t *testing.T) {
 	os.WriteFile(file, nil, 0o600)
 	if c := checkCacheDir(filepath.Join(file, "sub")); c.OK || !strings.Contains(c.Fix, "--cache-dir") {
 		t.Errorf("under a file: %+v", c)
+	}
+}
+
+func TestDoctorTLSVerificationOff(t *testing.T) {
+	if _, shown := checkTLS(config.Credentials{Host: "https://api.tiledb.com", VerifySSL: true}); shown {
+		t.Error("a warning with verification on")
+	}
+	c, shown := checkTLS(config.Credentials{Host: "https://api.tiledb.com", VerifySSL: false})
+	if !shown || !c.OK || !c.Warn || !strings.HasPrefix(c.String(), "WARN  tls: certificate verification is off") ||
+		!strings.Contains(c.Fix, "TILEDB_REST_IGNORE_SSL_VALIDATION") {
+		t.Errorf("verification off: %+v %q", c, c.String())
 	}
 }

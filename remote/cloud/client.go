@@ -158,6 +158,10 @@ func New(o Options) (*Client, error) {
 	}
 	c.base.Store(base)
 	c.origin = base
+	if o.InsecureSkipVerify {
+		c.log.WithField("host", base.Host).Warn("TLS certificate verification is off (verify_ssl false or TILEDB_REST_IGNORE_SSL_VALIDATION): " +
+			"anyone on the network path can pose as the server and read the token")
+	}
 	return c, nil
 }
 

@@ -223,3 +223,28 @@ func TestHostileShares(t *testing.T) {
 		t.Errorf("warnings: %q", w)
 	}
 }
+
+// Switching certificate verification off is said once, at the client's
+// creation (the mount makes one client), and not otherwise.
+func TestInsecureSkipVerifyWarnsOnce(t *testing.T) {
+	for _, insecure := range []bool{true, false} {
+		l, hook := test.NewNullLogger()
+		c, err := New(Options{Host: "https://api.tiledb.test", Token: testToken, InsecureSkipVerify: insecure, Log: logrus.NewEntry(l)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = c
+		w := warnings(hook)
+		switch {
+		case insecure && (len(w) != 1 || !strings.Contains(w[0], "verification is off")):
+			t.Errorf("verification off: warnings %q", w)
+		case !insecure && len(w) != 0:
+			t.Errorf("verification on: warnings %q", w)
+		}
+		for _, e := range hook.AllEntries() {
+			if strings.Contains(e.Message, testToken) {
+				t.Errorf("the warning holds the token: %q", e.Message)
+			}
+		}
+	}
+}
