@@ -20,34 +20,46 @@ const defaultOrgRole = local.RoleReadWrite
 const userTimeout = time.Minute
 
 const userUsage = `Usage:
-  notebookfs user add --data DIR [--org ORG[:ROLE]]... NAME   create user NAME, print a new token
-  notebookfs user token --data DIR NAME                       print another new token for NAME
+  notebookfs user add --data DIR [--org ORG[:ROLE]]... [--expires 30d] NAME   create user NAME, print a new token
+  notebookfs user token --data DIR [--expires 30d] NAME                       print another new token for NAME
+  notebookfs user revoke --data DIR TOKEN-FILE|-                              revoke the token in the file (- : stdin)
+  notebookfs user revoke --data DIR --all NAME                                revoke every token of NAME
+  notebookfs user remove --data DIR --org ORG NAME                            take NAME out of organization ORG
+  notebookfs user remove --data DIR [--delete-notebooks] NAME                 delete user NAME and their tokens
 
 Users, organizations and tokens of the store that 'notebookfs serve' serves.
 The token is printed once, alone on stdout; only its hash is stored.
 --org makes NAME a member of ORG (created if missing) with ROLE: owner,
 admin, read_write_delete, read_write (the default) or read_only.
+--expires makes the token stop working after that long (30d, 2w, 36h).
+A running server checks tokens and memberships at every request: a revoke
+or a removal takes effect at once.
 
 Example:
   notebookfs user add --data /tmp/nb --org acme:owner alice > alice.token
+  notebookfs user revoke --data /tmp/nb alice.token
 `
 
 func runUser(args []string) error {
 	if len(args) == 0 {
 		fmt.Fprint(os.Stderr, userUsage)
-		return usageError{"want a subcommand: add or token"}
+		return usageError{"want a subcommand: add, token, revoke or remove"}
 	}
 	switch args[0] {
 	case "add":
 		return runUserAdd(args[1:])
 	case "token":
 		return runUserToken(args[1:])
+	case "revoke":
+		return runUserRevoke(args[1:])
+	case "remove":
+		return runUserRemove(args[1:])
 	case "-h", "--help", "help":
 		fmt.Print(userUsage)
 		return nil
 	}
 	fmt.Fprint(os.Stderr, userUsage)
-	return usageError{fmt.Sprintf("unknown subcommand %q (want add or token)", args[0])}
+	return usageError{fmt.Sprintf("unknown subcommand %q (want add, token, revoke or remove)", args[0])}
 }
 
 // orgFlag collects repeated --org ORG[:ROLE].
@@ -111,14 +123,20 @@ func userFlags(name string, args []string, extra func(*flag.FlagSet)) (dir, user
 
 func runUserAdd(args []string) error {
 	var orgs orgFlag
+	var expires string
 	dir, name, err := userFlags("add", args, func(set *flag.FlagSet) {
 		set.Var(&orgs, "org", "make the user a member of `ORG[:ROLE]` (repeatable; ORG is created if missing)")
+		set.StringVar(&expires, "expires", "", "the token stops working after `DURATION` (30d, 2w, 36h; default never)")
 	})
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
 	}
 	if err != nil {
 		return err
+	}
+	until, err := parseExpiry(expires, time.Now())
+	if err != nil {
+		return usageError{err.Error()}
 	}
 	store, err := local.Open(dir, nil)
 	if err != nil {
@@ -144,17 +162,79 @@ func runUserAdd(args []string) error {
 			return err
 		}
 	}
-	return printToken(ctx, store, name)
+	return issueToken(ctx, store, name, until)
 }
 
 func runUserToken(args []string) error {
-	dir, name, err := userFlags("token", args, nil)
+	var expires string
+	dir, name, err := userFlags("token", args, func(set *flag.FlagSet) {
+		set.StringVar(&expires, "expires", "", "the token stops working after `DURATION` (30d, 2w, 36h; default never)")
+	})
 	if errors.Is(err, flag.ErrHelp) {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
+	until, err := parseExpiry(expires, time.Now())
+	if err != nil {
+		return usageError{err.Error()}
+	}
+	return withUserStore(dir, func(ctx context.Context, store *local.Store) error {
+		return issueToken(ctx, store, name, until)
+	})
+}
+
+func runUserRevoke(args []string) error {
+	var all bool
+	set := flag.NewFlagSet("user revoke", flag.ContinueOnError)
+	set.Usage = func() { fmt.Fprint(set.Output(), userUsage+"\nFlags:\n"); set.PrintDefaults() }
+	data := set.String("data", "", "directory of the store (required)")
+	set.BoolVar(&all, "all", false, "revoke every token of user NAME (the argument is a user name, not a file)")
+	pos, err := parseInterspersed(set, args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return nil
+	case err != nil:
+		return usageError{err.Error()}
+	case *data == "":
+		return usageError{"--data DIR is required"}
+	case len(pos) != 1:
+		return usageError{"want exactly one TOKEN-FILE (- for stdin), or --all NAME"}
+	case all && remote.ValidNamespace(pos[0]) != nil:
+		return usageError{fmt.Sprintf("user name %q: letters, digits, '_', '.' and '-', at most 63", pos[0])}
+	}
+	return withUserStore(*data, func(ctx context.Context, store *local.Store) error {
+		if all {
+			return revokeAll(ctx, store, pos[0])
+		}
+		return revokeToken(ctx, store, pos[0], os.Stdin)
+	})
+}
+
+func runUserRemove(args []string) error {
+	var org string
+	var deleteNotebooks bool
+	dir, name, err := userFlags("remove", args, func(set *flag.FlagSet) {
+		set.StringVar(&org, "org", "", "take the user out of organization `ORG` only")
+		set.BoolVar(&deleteNotebooks, "delete-notebooks", false, "delete the user's own notebooks with them")
+	})
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if org != "" && deleteNotebooks {
+		return usageError{"--org and --delete-notebooks do not go together"}
+	}
+	return withUserStore(dir, func(ctx context.Context, store *local.Store) error {
+		return removeUser(ctx, store, name, org, deleteNotebooks)
+	})
+}
+
+// withUserStore opens the store of dir for one user command.
+func withUserStore(dir string, fn func(ctx context.Context, store *local.Store) error) error {
 	store, err := local.Open(dir, nil)
 	if err != nil {
 		return err
@@ -162,15 +242,5 @@ func runUserToken(args []string) error {
 	defer store.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), userTimeout)
 	defer cancel()
-	return printToken(ctx, store, name)
-}
-
-// printToken issues a token and prints it alone on stdout.
-func printToken(ctx context.Context, store *local.Store, user string) error {
-	tok, err := store.NewToken(ctx, user)
-	if err != nil {
-		return err
-	}
-	_, err = fmt.Println(tok)
-	return err
+	return fn(ctx, store)
 }
