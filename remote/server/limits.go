@@ -1,0 +1,144 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// Defaults of the Options that bound what uploads may hold.
+const (
+	DefaultMaxUploads    = 32
+	DefaultMaxSpoolBytes = 2 << 30
+	DefaultMaxSpoolMem   = 64 << 20
+	DefaultMinBodyRate   = 64 << 10 // bytes per second
+	DefaultBodyGrace     = 10 * time.Second
+)
+
+// limits bounds the bodies of uploads (the upload endpoint and capnp
+// WRITEs): how many are received at once, and how many bytes they hold,
+// in memory and in all. Sizes come from the client: they are charged
+// against the bounds, never used to allocate.
+type limits struct {
+	maxUploads int
+	maxSpool   int64
+	maxMem     int64
+
+	mu      sync.Mutex
+	uploads int   // GUARDED_BY(mu)
+	spooled int64 // GUARDED_BY(mu): bytes charged by uploads in progress
+	inMem   int64 // GUARDED_BY(mu): of which spooled in memory
+}
+
+func newLimits(o Options) *limits {
+	l := &limits{maxUploads: o.MaxUploads, maxSpool: o.MaxSpoolBytes, maxMem: o.MaxSpoolMemory}
+	if l.maxUploads <= 0 {
+		l.maxUploads = DefaultMaxUploads
+	}
+	if l.maxSpool <= 0 {
+		l.maxSpool = DefaultMaxSpoolBytes
+	}
+	if l.maxMem <= 0 {
+		l.maxMem = DefaultMaxSpoolMem
+	}
+	return l
+}
+
+// errBusy is the 503 of a full server.
+func errBusy(why string) error {
+	return &httpError{status: http.StatusServiceUnavailable, code: CodeBusy, retryAfter: "1",
+		msg: "the server is receiving too many uploads (" + why + "); retry shortly"}
+}
+
+// admit takes an upload slot for size bytes, or fails with a 503 at once
+// (a client that waits holds a connection; one that retries holds nothing).
+// memory reports whether the body may be spooled in memory (size at most
+// spoolInMemory and room in the memory budget); release gives everything
+// back.
+func (l *limits) admit(size int64) (memory bool, release func(), err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch {
+	case l.uploads >= l.maxUploads:
+		return false, nil, errBusy(fmt.Sprintf("%d at once", l.maxUploads))
+	case l.spooled+size > l.maxSpool:
+		return false, nil, errBusy(fmt.Sprintf("%d bytes held", l.maxSpool))
+	}
+	memory = size <= spoolInMemory && l.inMem+size <= l.maxMem
+	l.uploads++
+	l.spooled += size
+	if memory {
+		l.inMem += size
+	}
+	var once sync.Once
+	return memory, func() {
+		once.Do(func() {
+			l.mu.Lock()
+			l.uploads--
+			l.spooled -= size
+			if memory {
+				l.inMem -= size
+			}
+			l.mu.Unlock()
+		})
+	}, nil
+}
+
+// errSlowBody: the client sent its body slower than the minimum rate.
+var errSlowBody = &httpError{status: http.StatusRequestTimeout, code: CodeSlowBody,
+	msg: "the request body came too slowly; the connection is closed"}
+
+// rateBody enforces a minimum transfer rate on a request body: each read
+// must end by start + grace + (bytes so far + one read's worth) / rate, so
+// a body that stops, or trickles, is cut, whatever size it announced,
+// while a large one sent at a fair rate has all the time it needs.
+type rateBody struct {
+	io.ReadCloser
+	rc    *http.ResponseController
+	start time.Time
+	grace time.Duration
+	rate  int64
+	n     int64
+	slow  bool
+}
+
+func newRateBody(w http.ResponseWriter, body io.ReadCloser, rate int64, grace time.Duration) *rateBody {
+	if rate <= 0 {
+		rate = DefaultMinBodyRate
+	}
+	if grace <= 0 {
+		grace = DefaultBodyGrace
+	}
+	return &rateBody{ReadCloser: body, rc: http.NewResponseController(w), start: time.Now(), grace: grace, rate: rate}
+}
+
+func (b *rateBody) Read(p []byte) (int, error) {
+	if b.slow {
+		return 0, errSlowBody
+	}
+	allowed := b.grace + time.Duration(float64(b.n+int64(len(p)))/float64(b.rate)*float64(time.Second))
+	// An error here (the writer cannot set deadlines) leaves the body
+	// without one, as before.
+	b.rc.SetReadDeadline(b.start.Add(allowed))
+	n, err := b.ReadCloser.Read(p)
+	b.n += int64(n)
+	if err == io.EOF {
+		// Read whole: net/http now watches the connection itself, and a
+		// deadline passing while the handler works would cancel it.
+		b.done()
+	}
+	var ne net.Error
+	if err != nil && errors.As(err, &ne) && ne.Timeout() {
+		b.slow = true
+		return n, errSlowBody
+	}
+	return n, err
+}
+
+// done lifts the deadline once the body is read, so that the reply is not
+// cut by it.
+func (b *rateBody) done() { b.rc.SetReadDeadline(time.Time{}) }
