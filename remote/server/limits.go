@@ -12,11 +12,12 @@ import (
 
 // Defaults of the Options that bound what uploads may hold.
 const (
-	DefaultMaxUploads    = 32
-	DefaultMaxSpoolBytes = 2 << 30
-	DefaultMaxSpoolMem   = 64 << 20
-	DefaultMinBodyRate   = 64 << 10 // bytes per second
-	DefaultBodyGrace     = 10 * time.Second
+	DefaultMaxUploads     = 64
+	DefaultMaxUserUploads = 8
+	DefaultMaxSpoolBytes  = 2 << 30
+	DefaultMaxSpoolMem    = 64 << 20
+	DefaultMinBodyRate    = 64 << 10 // bytes per second
+	DefaultBodyGrace      = 10 * time.Second
 )
 
 // limits bounds the bodies of uploads (the upload endpoint and capnp
@@ -25,19 +26,25 @@ const (
 // against the bounds, never used to allocate.
 type limits struct {
 	maxUploads int
+	maxPerUser int
 	maxSpool   int64
 	maxMem     int64
 
 	mu      sync.Mutex
-	uploads int   // GUARDED_BY(mu)
-	spooled int64 // GUARDED_BY(mu): bytes charged by uploads in progress
-	inMem   int64 // GUARDED_BY(mu): of which spooled in memory
+	uploads int            // GUARDED_BY(mu)
+	perUser map[string]int // GUARDED_BY(mu): uploads in progress by user
+	spooled int64          // GUARDED_BY(mu): bytes charged by uploads in progress
+	inMem   int64          // GUARDED_BY(mu): of which spooled in memory
 }
 
 func newLimits(o Options) *limits {
-	l := &limits{maxUploads: o.MaxUploads, maxSpool: o.MaxSpoolBytes, maxMem: o.MaxSpoolMemory}
+	l := &limits{maxUploads: o.MaxUploads, maxPerUser: o.MaxUploadsPerUser, maxSpool: o.MaxSpoolBytes, maxMem: o.MaxSpoolMemory,
+		perUser: map[string]int{}}
 	if l.maxUploads <= 0 {
 		l.maxUploads = DefaultMaxUploads
+	}
+	if l.maxPerUser <= 0 {
+		l.maxPerUser = DefaultMaxUserUploads
 	}
 	if l.maxSpool <= 0 {
 		l.maxSpool = DefaultMaxSpoolBytes
@@ -54,15 +61,19 @@ func errBusy(why string) error {
 		msg: "the server is receiving too many uploads (" + why + "); retry shortly"}
 }
 
-// admit takes an upload slot for size bytes, or fails with a 503 at once
-// (a client that waits holds a connection; one that retries holds nothing).
+// admit takes an upload slot of user for size bytes, or fails with a 503
+// at once (a client that waits holds a connection; one that retries holds
+// nothing). The bound per user keeps one account's stalled uploads from
+// taking every slot.
 // memory reports whether the body may be spooled in memory (size at most
 // spoolInMemory and room in the memory budget); release gives everything
 // back.
-func (l *limits) admit(size int64) (memory bool, release func(), err error) {
+func (l *limits) admit(user string, size int64) (memory bool, release func(), err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	switch {
+	case l.perUser[user] >= l.maxPerUser:
+		return false, nil, errBusy(fmt.Sprintf("%d at once by one user", l.maxPerUser))
 	case l.uploads >= l.maxUploads:
 		return false, nil, errBusy(fmt.Sprintf("%d at once", l.maxUploads))
 	case l.spooled+size > l.maxSpool:
@@ -70,6 +81,7 @@ func (l *limits) admit(size int64) (memory bool, release func(), err error) {
 	}
 	memory = size <= spoolInMemory && l.inMem+size <= l.maxMem
 	l.uploads++
+	l.perUser[user]++
 	l.spooled += size
 	if memory {
 		l.inMem += size
@@ -79,6 +91,9 @@ func (l *limits) admit(size int64) (memory bool, release func(), err error) {
 		once.Do(func() {
 			l.mu.Lock()
 			l.uploads--
+			if l.perUser[user]--; l.perUser[user] <= 0 {
+				delete(l.perUser, user)
+			}
 			l.spooled -= size
 			if memory {
 				l.inMem -= size

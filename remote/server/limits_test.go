@@ -175,3 +175,16 @@ func rawUpload(t *testing.T, e *env, name string, size int) *http.Response {
 	}
 	return resp
 }
+
+// One user's stalled uploads take at most their share of the slots: the
+// next of theirs is 503, another user's goes through.
+func TestUploadBoundPerUser(t *testing.T) {
+	e := newEnv(t, Options{MaxUploads: 10, MaxUploadsPerUser: 2, BodyGrace: time.Minute}, "alice", "bob")
+	holdUpload(t, e, "a1", 100, "")
+	holdUpload(t, e, "a2", 100, "")
+	waitUploads(t, e, 2)
+	if resp := rawUpload(t, e, "a3", 10); resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("alice's third upload: %d, want 503", resp.StatusCode)
+	}
+	e.upload("bob", "bob", "b", "{}")
+}

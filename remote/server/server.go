@@ -31,13 +31,14 @@ type Options struct {
 	Seed int64
 
 	// MaxUploads bounds the uploads (upload endpoint, capnp WRITE) received
-	// at once; MaxSpoolBytes the bytes they announce, in all, and
+	// at once, MaxUploadsPerUser those of one user; MaxSpoolBytes the bytes they announce, in all, and
 	// MaxSpoolMemory those held in memory (the rest go to temporary
 	// files). Past a bound the upload is answered 503 with Retry-After.
 	// Zero: DefaultMaxUploads, DefaultMaxSpoolBytes, DefaultMaxSpoolMem.
-	MaxUploads     int
-	MaxSpoolBytes  int64
-	MaxSpoolMemory int64
+	MaxUploads        int
+	MaxUploadsPerUser int // zero: DefaultMaxUserUploads
+	MaxSpoolBytes     int64
+	MaxSpoolMemory    int64
 	// MinBodyRate (bytes/s) and BodyGrace cut a request body that comes
 	// slower: it must have arrived by BodyGrace + its size / MinBodyRate.
 	// Zero: DefaultMinBodyRate, DefaultBodyGrace.

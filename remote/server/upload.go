@@ -71,7 +71,7 @@ func (s *Server) uploadNotebook(w http.ResponseWriter, r *http.Request, c *call)
 		return err
 	}
 
-	memory, release, err := s.limits.admit(size)
+	memory, release, err := s.limits.admit(c.user, size)
 	if err != nil {
 		return err
 	}
