@@ -50,7 +50,7 @@ func heapInUse() uint64 {
 // upload bound are answered 503 with Retry-After at once, and every one
 // admitted is cut when its body does not come.
 func TestIdleUploadsHoldNoMemory(t *testing.T) {
-	e := newEnv(t, Options{MaxUploads: 200, BodyGrace: 2 * time.Second}, "alice")
+	e := newEnv(t, Options{MaxUploads: 200, MaxUploadsPerUser: 200, BodyGrace: 2 * time.Second}, "alice")
 	before := heapInUse()
 	var conns []net.Conn
 	for i := range 150 {
