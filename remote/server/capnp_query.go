@@ -101,7 +101,7 @@ func (s *Server) readWrite(w http.ResponseWriter, r *http.Request, user string) 
 		return arrayproto.WriteQuery{}, nil, none, badRequest("WRITE: body of %d bytes, but a %d-byte query message and %d contents bytes",
 			r.ContentLength, wq.MessageSize, n)
 	}
-	memory, release, err := s.limits.admit(user, int64(n))
+	memory, received, release, err := s.limits.admit(user, int64(n))
 	if err != nil {
 		return arrayproto.WriteQuery{}, nil, none, err
 	}
@@ -110,6 +110,7 @@ func (s *Server) readWrite(w http.ResponseWriter, r *http.Request, user string) 
 		release()
 		return arrayproto.WriteQuery{}, nil, none, protoError("WRITE", err)
 	}
+	received()
 	cleanup := func() { spooled(); release() }
 	if r.ContentLength < 0 { // chunked: nothing may follow the contents
 		var one [1]byte

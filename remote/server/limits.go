@@ -63,21 +63,22 @@ func errBusy(why string) error {
 
 // admit takes an upload slot of user for size bytes, or fails with a 503
 // at once (a client that waits holds a connection; one that retries holds
-// nothing). The bound per user keeps one account's stalled uploads from
-// taking every slot.
-// memory reports whether the body may be spooled in memory (size at most
-// spoolInMemory and room in the memory budget); release gives everything
-// back.
-func (l *limits) admit(user string, size int64) (memory bool, release func(), err error) {
+// nothing). The slot bounds bodies being received, in all and per user (so
+// that one account's stalled uploads cannot take every slot); received
+// gives it back once the body is spooled. The bytes stay charged until
+// release, when the store has taken them. memory reports whether the body
+// may be spooled in memory (size at most spoolInMemory and room in the
+// memory budget).
+func (l *limits) admit(user string, size int64) (memory bool, received, release func(), err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	switch {
 	case l.perUser[user] >= l.maxPerUser:
-		return false, nil, errBusy(fmt.Sprintf("%d at once by one user", l.maxPerUser))
+		return false, nil, nil, errBusy(fmt.Sprintf("%d at once by one user", l.maxPerUser))
 	case l.uploads >= l.maxUploads:
-		return false, nil, errBusy(fmt.Sprintf("%d at once", l.maxUploads))
+		return false, nil, nil, errBusy(fmt.Sprintf("%d at once", l.maxUploads))
 	case l.spooled+size > l.maxSpool:
-		return false, nil, errBusy(fmt.Sprintf("%d bytes held", l.maxSpool))
+		return false, nil, nil, errBusy(fmt.Sprintf("%d bytes held", l.maxSpool))
 	}
 	memory = size <= spoolInMemory && l.inMem+size <= l.maxMem
 	l.uploads++
@@ -86,21 +87,29 @@ func (l *limits) admit(user string, size int64) (memory bool, release func(), er
 	if memory {
 		l.inMem += size
 	}
-	var once sync.Once
-	return memory, func() {
-		once.Do(func() {
+	var slot, bytes sync.Once
+	received = func() {
+		slot.Do(func() {
 			l.mu.Lock()
 			l.uploads--
 			if l.perUser[user]--; l.perUser[user] <= 0 {
 				delete(l.perUser, user)
 			}
+			l.mu.Unlock()
+		})
+	}
+	release = func() {
+		received()
+		bytes.Do(func() {
+			l.mu.Lock()
 			l.spooled -= size
 			if memory {
 				l.inMem -= size
 			}
 			l.mu.Unlock()
 		})
-	}, nil
+	}
+	return memory, received, release, nil
 }
 
 // errSlowBody: the client sent its body slower than the minimum rate.
@@ -108,7 +117,7 @@ var errSlowBody = &httpError{status: http.StatusRequestTimeout, code: CodeSlowBo
 	msg: "the request body came too slowly; the connection is closed"}
 
 // rateBody enforces a minimum transfer rate on a request body: each read
-// must end by start + grace + (bytes so far + one read's worth) / rate, so
+// must end by start + grace + bytes so far / rate, so
 // a body that stops, or trickles, is cut, whatever size it announced,
 // while a large one sent at a fair rate has all the time it needs.
 type rateBody struct {
@@ -128,14 +137,18 @@ func newRateBody(w http.ResponseWriter, body io.ReadCloser, rate int64, grace ti
 	if grace <= 0 {
 		grace = DefaultBodyGrace
 	}
-	return &rateBody{ReadCloser: body, rc: http.NewResponseController(w), start: time.Now(), grace: grace, rate: rate}
+	b := &rateBody{ReadCloser: body, rc: http.NewResponseController(w), start: time.Now(), grace: grace, rate: rate}
+	// A body the handler leaves unread is still cut: net/http reads what
+	// is left of it after the reply, at the client's pace.
+	b.rc.SetReadDeadline(b.start.Add(grace))
+	return b
 }
 
 func (b *rateBody) Read(p []byte) (int, error) {
 	if b.slow {
 		return 0, errSlowBody
 	}
-	allowed := b.grace + time.Duration(float64(b.n+int64(len(p)))/float64(b.rate)*float64(time.Second))
+	allowed := b.grace + time.Duration(float64(b.n)/float64(b.rate)*float64(time.Second))
 	// An error here (the writer cannot set deadlines) leaves the body
 	// without one, as before.
 	b.rc.SetReadDeadline(b.start.Add(allowed))
@@ -154,6 +167,7 @@ func (b *rateBody) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// done lifts the deadline once the body is read, so that the reply is not
-// cut by it.
+// done lifts the deadline once the body is read whole. A body read only in
+// part keeps it: what net/http discards of it afterwards is cut too, and
+// the connection closed.
 func (b *rateBody) done() { b.rc.SetReadDeadline(time.Time{}) }

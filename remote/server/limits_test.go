@@ -92,30 +92,33 @@ func TestIdleUploadsHoldNoMemory(t *testing.T) {
 }
 
 // A body trickling slower than the minimum rate is cut, though it never
-// stops; the same upload at a fair pace is stored.
+// stops, whether it announces more than net/http discards after a reply
+// (256 KiB) or less; the same upload at a fair pace is stored.
 func TestSlowBodyIsCut(t *testing.T) {
 	e := newEnv(t, Options{BodyGrace: 300 * time.Millisecond, MinBodyRate: 1 << 20}, "alice")
-	conn := holdUpload(t, e, "slow", 1<<20, "{")
-	stop := make(chan struct{})
-	defer close(stop)
-	go func() {
-		for {
-			select {
-			case <-stop:
-				return
-			case <-time.After(20 * time.Millisecond):
-				if _, err := conn.Write([]byte(" ")); err != nil {
+	for _, size := range []int{1 << 20, 100 << 10} {
+		conn := holdUpload(t, e, fmt.Sprint("slow", size), size, "{")
+		stop := make(chan struct{})
+		go func() {
+			for {
+				select {
+				case <-stop:
 					return
+				case <-time.After(20 * time.Millisecond):
+					if _, err := conn.Write([]byte(" ")); err != nil {
+						return
+					}
 				}
 			}
+		}()
+		resp, err := replyOf(t, conn, 30*time.Second)
+		close(stop)
+		if err != nil {
+			t.Fatalf("a trickling body of %d bytes got no reply: %v", size, err)
 		}
-	}()
-	resp, err := replyOf(t, conn, 30*time.Second)
-	if err != nil {
-		t.Fatalf("a trickling body got no reply: %v", err)
-	}
-	if resp.StatusCode != http.StatusRequestTimeout {
-		t.Fatalf("trickling body: %d, want 408", resp.StatusCode)
+		if resp.StatusCode != http.StatusRequestTimeout {
+			t.Fatalf("trickling body of %d bytes: %d, want 408", size, resp.StatusCode)
+		}
 	}
 	e.upload("alice", "alice", "fast", strings.Repeat(" ", 1<<20)) // fails the test unless 201
 }

@@ -222,9 +222,7 @@ func (s *Server) wrap(rt route) http.Handler {
 			c.user = user
 			c.client = s.store.As(user)
 			if r.Body != nil && r.Body != http.NoBody {
-				rb := newRateBody(w, r.Body, s.opts.MinBodyRate, s.opts.BodyGrace)
-				r.Body = rb
-				defer rb.done()
+				r.Body = newRateBody(w, r.Body, s.opts.MinBodyRate, s.opts.BodyGrace)
 			}
 		}
 		if err := rt.h(w, r, c); err != nil {

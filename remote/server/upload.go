@@ -71,7 +71,7 @@ func (s *Server) uploadNotebook(w http.ResponseWriter, r *http.Request, c *call)
 		return err
 	}
 
-	memory, release, err := s.limits.admit(c.user, size)
+	memory, received, release, err := s.limits.admit(c.user, size)
 	if err != nil {
 		return err
 	}
@@ -80,6 +80,7 @@ func (s *Server) uploadNotebook(w http.ResponseWriter, r *http.Request, c *call)
 	if err != nil {
 		return err
 	}
+	received()
 	defer cleanup()
 	nb, err := c.client.Create(r.Context(), ns, name, body, size, opts)
 	if err != nil {
