@@ -266,6 +266,14 @@ func TestCLIExitCodes(t *testing.T) {
 			t.Errorf("%s --help: exit %d\n%s%s", cmd, res.code, res.stdout, res.stderr)
 		}
 	}
+	if out := c.ok("user", "--help"); !strings.Contains(out, "revoke") || !strings.Contains(out, "remove") || !strings.Contains(out, "--expires") {
+		t.Errorf("user --help leaves out revoke, remove or --expires:\n%s", out)
+	}
+	for _, sub := range []string{"add", "token", "revoke", "remove"} {
+		if out := c.ok("user", sub, "--help"); !strings.Contains(out, "Usage: notebookfs user "+sub) || !strings.Contains(out, "--data") {
+			t.Errorf("user %s --help:\n%s", sub, out)
+		}
+	}
 	if out := c.ok("completion", "bash"); !strings.Contains(out, "-F __start_notebookfs notebookfs") {
 		t.Errorf("completion bash: %q", out)
 	}

@@ -119,6 +119,15 @@ func TestCompletionScripts(t *testing.T) {
 					t.Errorf("%s offers %q for 'notebookfs ', without %s", shell, got, v)
 				}
 			}
+			got = complete("notebookfs user ")
+			for _, v := range []string{"add", "token", "revoke", "remove"} {
+				if !slices.Contains(got, v) {
+					t.Errorf("%s offers %q for 'notebookfs user ', without %s", shell, got, v)
+				}
+			}
+			if got := complete("notebookfs user token --exp"); !slices.Equal(got, []string{"--expires"}) {
+				t.Errorf("%s offers %q for 'notebookfs user token --exp'", shell, got)
+			}
 			if got := complete("notebookfs mount --meta"); !slices.Equal(got, []string{"--metadata-ttl"}) {
 				t.Errorf("%s offers %q for 'notebookfs mount --meta'", shell, got)
 			}

@@ -32,11 +32,15 @@ const maxClockSkew = time.Minute
 type check struct {
 	Name   string `json:"name"`
 	OK     bool   `json:"ok"`
+	Warn   bool   `json:"warn,omitempty"` // passes, but weakens security: said on its own line
 	Detail string `json:"detail"`
 	Fix    string `json:"fix,omitempty"`
 }
 
 func (c check) String() string {
+	if c.OK && c.Warn {
+		return fmt.Sprintf("WARN  %s: %s. Fix: %s", c.Name, c.Detail, c.Fix)
+	}
 	if c.OK {
 		return fmt.Sprintf("OK    %s: %s", c.Name, c.Detail)
 	}
@@ -202,6 +206,17 @@ func sourceName(c config.Credentials) string {
 	return c.Source
 }
 
+// checkTLS warns when certificate verification is off: the mount then
+// trusts whoever answers, and sends the token to them.
+func checkTLS(creds config.Credentials) (check, bool) {
+	if creds.VerifySSL {
+		return check{}, false
+	}
+	return check{Name: "tls", OK: true, Warn: true,
+		Detail: "certificate verification is off (verify_ssl false in the login file, or TILEDB_REST_IGNORE_SSL_VALIDATION): anyone on the network path can pose as " + creds.Host + " and read the token",
+		Fix:    "unset TILEDB_REST_IGNORE_SSL_VALIDATION and log in again without --no-verify-ssl; for a private CA set TILEDB_SSL_CA_FILE"}, true
+}
+
 // checkClock compares the local clock with the server's Date header.
 func checkClock(ctx context.Context, creds config.Credentials, now func() time.Time) check {
 	const name = "clock"
@@ -276,6 +291,9 @@ func runDoctor(c *common, cfg config.Config) error {
 	cred, creds := checkBackend(ctx, c, log)
 	checks = append(checks, cred)
 	if creds != nil {
+		if ch, ok := checkTLS(*creds); ok {
+			checks = append(checks, ch)
+		}
 		checks = append(checks, checkClock(ctx, *creds, time.Now))
 	}
 	checks = append(checks, checkCacheDir(filepath.Clean(cfg.CacheDir)))

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"notebookfs/config"
 )
 
 func TestDoctorFuseDeviceMissing(t *testing.T) {
@@ -76,5 +78,16 @@ func TestDoctorMacFUSE(t *testing.T) {
 	put(macFUSEBundle+"/Contents/Info.plist", "<dict>\n\t<key>CFBundleShortVersionString</key>\n\t<string>4.10.2</string>\n</dict>\n")
 	if c := checkMacFUSE(root); !c.OK || !strings.Contains(c.Detail, "macFUSE 4.10.2") {
 		t.Errorf("macFUSE installed: %+v", c)
+	}
+}
+
+func TestDoctorTLSVerificationOff(t *testing.T) {
+	if _, shown := checkTLS(config.Credentials{Host: "https://api.tiledb.com", VerifySSL: true}); shown {
+		t.Error("a warning with verification on")
+	}
+	c, shown := checkTLS(config.Credentials{Host: "https://api.tiledb.com", VerifySSL: false})
+	if !shown || !c.OK || !c.Warn || !strings.HasPrefix(c.String(), "WARN  tls: certificate verification is off") ||
+		!strings.Contains(c.Fix, "TILEDB_REST_IGNORE_SSL_VALIDATION") {
+		t.Errorf("verification off: %+v %q", c, c.String())
 	}
 }

@@ -24,7 +24,7 @@ func main() {
 	if cmd != nil && cmd != root {
 		name = cmd.CommandPath()
 	}
-	fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+	fmt.Fprintf(os.Stderr, "%s: %s\n", name, termSafe(os.Stderr, err.Error()))
 	if errors.As(err, &ue) {
 		fmt.Fprintf(os.Stderr, "Run '%s --help' for usage.\n", name)
 	}

@@ -72,7 +72,7 @@ func verbBackend(cmd *cobra.Command, extra func(*pflag.FlagSet),
 // say prints a human line on stdout unless --json.
 func (c *common) say(format string, a ...any) {
 	if !c.json {
-		fmt.Printf(format+"\n", a...)
+		fmt.Println(termSafe(os.Stdout, fmt.Sprintf(format, a...)))
 	}
 }
 
@@ -289,7 +289,7 @@ category, or in every category when none is given).`,
 				return printJSON(os.Stdout, map[string]any{"category": cats[0], "namespaces": names})
 			}
 			for _, n := range names {
-				fmt.Println(n)
+				fmt.Println(termSafe(os.Stdout, n))
 			}
 			return nil
 		}
@@ -324,7 +324,7 @@ category, or in every category when none is given).`,
 		tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "NAME\tSIZE\tMODIFIED\tACCESS\tID")
 		for _, nb := range out {
-			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", nb.Name, nb.Size, nb.Version, strings.Join(nb.Actions, ","), nb.ID)
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", termSafe(os.Stdout, nb.Name), nb.Size, nb.Version, strings.Join(nb.Actions, ","), termSafe(os.Stdout, nb.ID))
 		}
 		return tw.Flush()
 	})
@@ -544,7 +544,7 @@ public).`,
 		tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "NAMESPACE\tTYPE\tACTIONS")
 		for _, s := range out {
-			fmt.Fprintf(tw, "%s\t%s\t%s\n", s.Namespace, s.Type, strings.Join(s.Actions, ","))
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", termSafe(os.Stdout, s.Namespace), termSafe(os.Stdout, s.Type), strings.Join(s.Actions, ","))
 		}
 		return tw.Flush()
 	})

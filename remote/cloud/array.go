@@ -258,11 +258,8 @@ func (c *Client) notebookInfo(ctx context.Context, ns, id string) (remote.Notebo
 	if err != nil {
 		return remote.Notebook{}, err
 	}
-	if info.ID == "" {
-		info.ID = id
-	}
-	if info.Namespace == "" {
-		info.Namespace = ns
+	if err := c.checkReply(&info, ns, id); err != nil {
+		return remote.Notebook{}, err
 	}
 	return notebookOf(&info, u), nil
 }

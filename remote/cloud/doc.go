@@ -86,11 +86,15 @@
 //     and now answered 404 counts as done.
 //
 // Redirects (301, 302, 303, 307, 308) are followed by hand, at most 3, with
-// the same method, headers (credentials included) and body; Go's automatic
-// following would turn a POST into a GET. Only https targets are followed
-// (http only on loopback). A redirect that moves the same path to another
-// host (api.tiledb.com sending us to an array's region) is remembered: later
-// calls go to the new host directly, as TileDB's JS client does.
+// the same method, headers and body; Go's automatic following would turn a
+// POST into a GET. Only https targets are followed (http only on loopback).
+// Credentials (X-TILEDB-REST-API-KEY, Authorization) go only to the
+// configured origin and to https hosts of its registrable domain on the same
+// port (golang.org/x/net/publicsuffix): a redirect anywhere else is followed
+// without them. A redirect that moves the same path to another host of that
+// site (api.tiledb.com sending us to an array's region) is remembered: later
+// calls go to the new host directly, as TileDB's JS client does; a redirect
+// to another site never moves the client.
 //
 // A request body is resent after a redirect or a retry when it can be
 // rewound: JSON bodies always, an upload when its reader is an io.Seeker, or

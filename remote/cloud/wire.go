@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -168,10 +169,10 @@ func sizeValue(raw json.RawMessage) (int64, bool) {
 		}
 		break
 	}
-	if n, err := strconv.ParseInt(s, 10, 64); err == nil && n >= 0 {
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil && n >= 0 && n <= maxFileSize {
 		return n, true
 	}
-	if f, err := strconv.ParseFloat(s, 64); err == nil && f >= 0 && f == math.Trunc(f) && f < 1<<62 {
+	if f, err := strconv.ParseFloat(s, 64); err == nil && f >= 0 && f == math.Trunc(f) && f <= maxFileSize {
 		return int64(f), true
 	}
 	return 0, false
@@ -208,10 +209,13 @@ func (c *Client) fileSize(ctx context.Context, ns, id string, at time.Time) (int
 	}
 	n, ok := sizeValue(v)
 	if !ok {
-		return 0, fmt.Errorf("GET %s: file_size is not a byte count", path)
+		return 0, fmt.Errorf("GET %s: file_size %.40s: %w", path, v, errNotByteCount)
 	}
 	return n, nil
 }
+
+// errNotByteCount: a file_size that is not a byte count of at most maxFileSize.
+var errNotByteCount = errors.New("not a byte count")
 
 // notebookOf maps an ArrayInfo to a Notebook (Size left to the caller).
 //

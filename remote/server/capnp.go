@@ -116,7 +116,7 @@ func protoError(what string, err error) error {
 		return tooLarge("%s: %v", what, err)
 	case errors.Is(err, arrayproto.ErrMalformed), errors.Is(err, arrayproto.ErrUnsupported):
 		return badRequest("%s: %v", what, err)
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded), errors.Is(err, errSlowBody):
 		return err
 	}
 	return badRequest("%s: reading the body: %v", what, err)
@@ -274,17 +274,22 @@ func truncatedBody(err error) error {
 	return err
 }
 
-// spoolContents reads exactly n bytes of r into memory (up to
-// spoolInMemory) or a temporary file, so that the store, which holds its
-// write lock while it reads, is not fed at the client's pace. The result
-// can be re-read (Seek) and must be released with cleanup.
-func spoolContents(r io.Reader, n int64) (data io.ReadSeeker, cleanup func(), err error) {
-	if n <= spoolInMemory {
-		buf := make([]byte, n)
-		if _, err := io.ReadFull(r, buf); err != nil {
+// spoolContents reads exactly n bytes of r into memory (when memory is
+// set) or a temporary file, so that the store, which holds its write lock
+// while it reads, is not fed at the client's pace. The result can be
+// re-read (Seek) and must be released with cleanup. Memory grows with the
+// bytes received, never from n, which the client sent.
+func spoolContents(r io.Reader, n int64, memory bool) (data io.ReadSeeker, cleanup func(), err error) {
+	if memory {
+		var buf bytes.Buffer
+		m, err := buf.ReadFrom(io.LimitReader(r, n))
+		if err != nil {
 			return nil, nil, err
 		}
-		return bytes.NewReader(buf), func() {}, nil
+		if m != n {
+			return nil, nil, io.ErrUnexpectedEOF
+		}
+		return bytes.NewReader(buf.Bytes()), func() {}, nil
 	}
 	f, err := os.CreateTemp("", "notebookfs-write-*")
 	if err != nil {
