@@ -235,6 +235,13 @@ func (n *File) FreshFor() time.Duration {
 	return max(n.ns.freshFor(), ttl-n.ns.fs.now().Sub(checked), 0)
 }
 
+// hasLocalChanges: a staged copy or a save of ours not uploaded yet.
+func (n *File) hasLocalChanges() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.staged != nil || n.pend != nil
+}
+
 func (n *File) canWrite() bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()

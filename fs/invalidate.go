@@ -30,6 +30,7 @@ type Invalidation struct {
 	Category  remote.Category
 	Namespace string
 	Name      string // the file name the kernel knows
+	id        string // the notebook's id (InvalidContent)
 }
 
 // invalidations queues what listing refreshes saw change, for one worker
@@ -105,7 +106,7 @@ func (f *FS) NextInvalidations(ctx context.Context) ([]Invalidation, error) {
 func listingChanges(cat remote.Category, ns string, old, cur map[string]remote.Notebook) []Invalidation {
 	var out []Invalidation
 	at := func(kind InvalidationKind, name string) {
-		out = append(out, Invalidation{Kind: kind, Category: cat, Namespace: ns, Name: name})
+		out = append(out, Invalidation{Kind: kind, Category: cat, Namespace: ns, Name: name, id: old[name].ID})
 	}
 	curByID := make(map[string]string, len(cur))
 	for file, nb := range cur {
@@ -132,6 +133,27 @@ func listingChanges(cat remote.Category, ns string, old, cur map[string]remote.N
 		if _, ok := old[file]; !ok {
 			at(InvalidEntry, file) // a negative entry may be cached
 		}
+	}
+	return out
+}
+
+// othersChanges leaves out the content changes that are ours: a version
+// this mount saved, or a file with a save of ours on its way (the listing
+// may show our upload before we heard of it). The kernel's pages of those
+// are already what we wrote, and every notification is a write into the
+// kernel that may wait for its locks.
+func (f *FS) othersChanges(items []Invalidation, cur map[string]remote.Notebook) []Invalidation {
+	out := items[:0]
+	for _, it := range items {
+		if it.Kind == InvalidContent {
+			if nb, ok := cur[it.Name]; ok && f.ownVersion(nb) {
+				continue // our own save
+			}
+			if n := f.nodes.get(it.id); n != nil && n.hasLocalChanges() {
+				continue
+			}
+		}
+		out = append(out, it)
 	}
 	return out
 }

@@ -253,7 +253,7 @@ func (d *Namespace) refreshList(ctx context.Context) ([]remote.Notebook, bool, e
 				n.refresh(file, nb)
 			}
 		}
-		d.fs.inval.add(changes...)
+		d.fs.inval.add(d.fs.othersChanges(changes, cur)...)
 	}
 	// Kept for a mount started offline; off the listing's path (nbs is
 	// never modified: our own edits copy it).

@@ -332,6 +332,14 @@ func (f *FS) noteShown(nb remote.Notebook, t time.Time) {
 }
 
 // shownTime is the mtime a notebook's version shows.
+// ownVersion reports whether nb's version is one this mount saved.
+func (f *FS) ownVersion(nb remote.Notebook) bool {
+	f.own.mu.Lock()
+	defer f.own.mu.Unlock()
+	o, ok := f.own.m[nb.ID]
+	return ok && o.version.Equal(nb.Version)
+}
+
 func (f *FS) shownTime(nb remote.Notebook) time.Time {
 	f.own.mu.Lock()
 	defer f.own.mu.Unlock()

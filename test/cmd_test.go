@@ -271,3 +271,40 @@ func TestCLIVersion(t *testing.T) {
 		t.Errorf("plain build --version: %q, %v", out, err)
 	}
 }
+
+// waitKilled waits for a daemon sent SIGKILL. A process whose thread is
+// stuck in a request on its own mount never dies (the kernel waits for an
+// answer only that process can give): after a bound the test aborts the
+// mount's FUSE connection, so the failure is reported instead of hanging
+// the whole run.
+func waitKilled(t *testing.T, cmd *exec.Cmd, mnt string) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+		return
+	case <-time.After(30 * time.Second):
+	}
+	if dev := mountDevice(mnt); dev != "" {
+		if _, minor, ok := strings.Cut(dev, ":"); ok {
+			os.WriteFile("/sys/fs/fuse/connections/"+minor+"/abort", []byte("1"), 0o200)
+		}
+	}
+	<-done
+	t.Errorf("the daemon did not die within 30 s of SIGKILL: a thread of it was stuck in a request on its own mount")
+}
+
+// mountDevice is the major:minor of the file system mounted at dir.
+func mountDevice(dir string) string {
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(line); len(f) > 4 && f[4] == dir {
+			return f[2]
+		}
+	}
+	return ""
+}

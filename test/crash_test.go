@@ -189,7 +189,7 @@ func TestCrashKill9(t *testing.T) {
 		if err := cmd.Process.Kill(); err != nil {
 			t.Fatal(err)
 		}
-		cmd.Wait()
+		waitKilled(t, cmd, mnt)
 		close(stop)
 		wg.Wait()
 		if out, err := exec.Command("fusermount3", "-u", "-z", mnt).CombinedOutput(); err != nil {
