@@ -2,6 +2,8 @@ package cache
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -79,7 +81,7 @@ func NewDisk(dir string, maxBytes int64) (*Disk, error) {
 // the byte bound (never the new one).
 func (d *Disk) addLocked(key Key, size int64) *diskEntry {
 	d.seq++
-	e := &diskEntry{path: filepath.Join(d.dir, key.ID+"-"+strconv.FormatInt(key.Version, 10)+"-"+strconv.FormatInt(d.seq, 10)), bytes: size, size: -1}
+	e := &diskEntry{path: d.entryPath(key), bytes: size, size: -1}
 	e.cond = sync.NewCond(&e.mu)
 	d.lru.Add(key, e)
 	d.bytes += size
@@ -88,6 +90,23 @@ func (d *Disk) addLocked(key Key, size int64) *diskEntry {
 		d.evictions++
 	}
 	return e
+}
+
+// entryPath names the file of a new entry (mu held). The id comes from
+// the remote: only its hash goes into the name, which thus never holds a
+// separator or "..", whatever the id.
+func (d *Disk) entryPath(key Key) string {
+	sum := sha256.Sum256([]byte(key.ID))
+	return filepath.Join(d.dir, hex.EncodeToString(sum[:16])+"-"+strconv.FormatInt(key.Version, 10)+"-"+strconv.FormatInt(d.seq, 10))
+}
+
+// inside fails unless p is a file directly in dir: a last check before a
+// file is created, linked or removed.
+func inside(dir, p string) error {
+	if filepath.Dir(p) != filepath.Clean(dir) {
+		return fmt.Errorf("disk cache: %s is not in %s", p, dir)
+	}
+	return nil
 }
 
 // Open returns a reader of key's content, expected to be size bytes long.
@@ -114,8 +133,11 @@ func (d *Disk) Open(ctx context.Context, key Key, size int64, load func(ctx cont
 		} else {
 			d.misses++
 			e = d.addLocked(key, size)
-			var err error
-			if w, err = os.OpenFile(e.path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600); err != nil {
+			err := inside(d.dir, e.path)
+			if err == nil {
+				w, err = os.OpenFile(e.path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+			}
+			if err != nil {
 				d.lru.Remove(key)
 				d.mu.Unlock()
 				return nil, fmt.Errorf("disk cache: %w", err)
@@ -192,9 +214,11 @@ func (d *Disk) AddFile(key Key, path string, size int64) error {
 	}
 	e := d.addLocked(key, size)
 	d.mu.Unlock()
-	err := os.Link(path, e.path)
-	if err != nil {
-		err = copyFile(path, e.path)
+	err := inside(d.dir, e.path)
+	if err == nil {
+		if err = os.Link(path, e.path); err != nil {
+			err = copyFile(path, e.path)
+		}
 	}
 	e.mu.Lock()
 	if err == nil {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -207,5 +208,56 @@ func TestDiskAddFileAndRestart(t *testing.T) {
 	}
 	if ents, _ := os.ReadDir(filepath.Join(dir, "c")); len(ents) != 0 {
 		t.Errorf("a new disk cache kept %d files", len(ents))
+	}
+}
+
+// A notebook id is the remote's word: one holding separators or ".." names
+// no file outside the cache directory, neither by a download nor by a
+// save linked in.
+func TestDiskIDStaysInside(t *testing.T) {
+	base := t.TempDir()
+	dir := filepath.Join(base, "state", "diskcache")
+	d, err := NewDisk(dir, 64<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := filepath.Join(base, "journal-data")
+	if err := os.WriteFile(src, []byte("the user's notebook"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"../../escaped", "../escaped2", "/abs/escaped3", "a/../../b", ".."} {
+		if err := d.AddFile(NewKey(id, time.UnixMilli(1)), src, 19); err != nil {
+			t.Fatalf("AddFile %q: %v", id, err)
+		}
+		f, err := d.Open(t.Context(), NewKey(id, time.UnixMilli(2)), 3, func(context.Context) (io.ReadCloser, int64, error) {
+			return io.NopCloser(bytes.NewReader([]byte("abc"))), 3, nil
+		})
+		if err != nil {
+			t.Fatalf("Open %q: %v", id, err)
+		}
+		buf := make([]byte, 3)
+		if n, err := f.ReadAt(t.Context(), buf, 0); n != 3 || (err != nil && err != io.EOF) {
+			t.Fatalf("read %q: %d %v", id, n, err)
+		}
+		f.Close()
+	}
+	err = filepath.WalkDir(base, func(p string, e os.DirEntry, err error) error {
+		if err != nil || e.IsDir() || p == src || filepath.Dir(p) == dir {
+			return err
+		}
+		t.Errorf("file outside the cache dir: %s", p)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ents, _ := os.ReadDir(dir)
+	if len(ents) != 10 {
+		t.Errorf("%d files in the cache dir, want 10", len(ents))
+	}
+	for _, e := range ents {
+		if strings.Contains(e.Name(), ".") {
+			t.Errorf("cache file name %q holds a dot", e.Name())
+		}
 	}
 }

@@ -79,10 +79,31 @@ func (m *Meta[K, V]) Get(k K) (Entry[V], bool) {
 
 // Put stores v under k, replacing any entry, negative or not.
 func (m *Meta[K, V]) Put(k K, v V) {
+	m.PutAt(k, v, m.now())
+}
+
+// PutAt stores v as known at time at: a value fetched by a request is as
+// old as the request's start, however long its answer took.
+func (m *Meta[K, V]) PutAt(k K, v V, at time.Time) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	now := m.now()
-	m.lru.Add(k, metaEntry[V]{value: v, stored: now, expires: now.Add(m.ttl)})
+	m.lru.Add(k, metaEntry[V]{value: v, stored: at, expires: at.Add(m.ttl)})
+}
+
+// Edit replaces the value of a positive entry of k and keeps when it was
+// stored and when it expires: our own change to a listing does not make
+// the rest of it any fresher. It reports false (and does nothing) when k
+// has no positive entry.
+func (m *Meta[K, V]) Edit(k K, v V) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e, ok := m.lru.Get(k)
+	if !ok || e.negative {
+		return false
+	}
+	e.value = v
+	m.lru.Add(k, e)
+	return true
 }
 
 // PutNegative records that k does not exist, replacing any entry.

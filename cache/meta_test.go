@@ -251,3 +251,25 @@ func TestMetaConcurrent(t *testing.T) {
 		t.Errorf("Len = %d over the bound", n)
 	}
 }
+
+// Edit keeps an entry's age; PutAt dates it by the request's start.
+func TestMetaEditAndPutAt(t *testing.T) {
+	now := time.Unix(1000, 0)
+	m := NewMeta[string, int](10*time.Second, 0, 0, func() time.Time { return now })
+	if m.Edit("k", 1) {
+		t.Fatal("Edit of a missing key")
+	}
+	m.PutAt("k", 1, now.Add(-8*time.Second))
+	now = now.Add(time.Second)
+	if !m.Edit("k", 2) {
+		t.Fatal("Edit of a present key")
+	}
+	e, _ := m.Get("k")
+	if e.Value != 2 || !e.Fresh || !e.Stored.Equal(time.Unix(992, 0)) {
+		t.Fatalf("after Edit: %+v", e)
+	}
+	now = now.Add(time.Second + time.Millisecond)
+	if e, _ := m.Get("k"); e.Fresh {
+		t.Fatalf("Edit extended the TTL: %+v", e)
+	}
+}

@@ -12,6 +12,8 @@ import (
 	"os/user"
 	"path/filepath"
 	"regexp"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -25,11 +27,14 @@ type Config struct {
 	CacheSize   int64         // content cache bound in bytes
 	Prefetch    int64         // bytes of small notebooks fetched after a listing; 0 = off
 	MetadataTTL time.Duration // listings and stats
-	CallTimeout time.Duration // deadline of one remote call
-	ReadOnly    bool
-	LogLevel    string
-	FuseDebug   bool
-	User        string // namespace of the embedded store's implicit user
+	// PollInterval refreshes recently used listings in the background
+	// that often, so that remote changes reach files kept open; 0: off.
+	PollInterval time.Duration
+	CallTimeout  time.Duration // deadline of one remote call
+	ReadOnly     bool
+	LogLevel     string
+	FuseDebug    bool
+	User         string // namespace of the embedded store's implicit user
 }
 
 // Default values, chosen for a laptop: 256 MiB of notebooks in memory and
@@ -104,12 +109,34 @@ func (c Config) StateDir() string {
 	return filepath.Join(c.CacheDir, "mounts", hex.EncodeToString(sum[:8]))
 }
 
+// FuseFD reports whether mountpoint is /dev/fd/N: FUSE connection N,
+// opened and mounted already by a privileged helper (a container runtime)
+// that passed it on, as libfuse and go-fuse accept it.
+func FuseFD(mountpoint string) (int, bool) {
+	rest, ok := strings.CutPrefix(mountpoint, "/dev/fd/")
+	if !ok {
+		return 0, false
+	}
+	fd, err := strconv.Atoi(rest)
+	if err != nil || fd <= 0 || strconv.Itoa(fd) != rest {
+		return 0, false
+	}
+	return fd, true
+}
+
 // Validate reports the first setting that cannot work.
 func (c Config) Validate() error {
 	if c.Mountpoint == "" {
 		return errors.New("no mountpoint given")
 	}
-	if fi, err := os.Stat(c.Mountpoint); err != nil {
+	if fd, ok := FuseFD(c.Mountpoint); ok {
+		// An inherited FUSE connection: the descriptor must be open.
+		if fi, err := os.Stat(c.Mountpoint); err != nil {
+			return fmt.Errorf("mountpoint %s: descriptor %d is not open (the helper that mounted it must pass it on): %w", c.Mountpoint, fd, err)
+		} else if fi.Mode()&os.ModeCharDevice == 0 {
+			return fmt.Errorf("mountpoint %s: descriptor %d is not /dev/fuse", c.Mountpoint, fd)
+		}
+	} else if fi, err := os.Stat(c.Mountpoint); err != nil {
 		return fmt.Errorf("mountpoint: %w", err)
 	} else if !fi.IsDir() {
 		return fmt.Errorf("mountpoint %s is not a directory", c.Mountpoint)
@@ -119,6 +146,9 @@ func (c Config) Validate() error {
 	}
 	if c.CacheSize < 0 {
 		return fmt.Errorf("cache size %d: must be 0 (off) or more bytes", c.CacheSize)
+	}
+	if c.PollInterval < 0 {
+		return fmt.Errorf("poll interval %v: must not be negative", c.PollInterval)
 	}
 	if c.MetadataTTL <= 0 {
 		return fmt.Errorf("metadata TTL %v: must be positive", c.MetadataTTL)

@@ -2,6 +2,7 @@ package fs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -50,6 +51,12 @@ type File struct {
 	// pageCacheVersion is the version the kernel's page cache holds from
 	// the last read-only open; zero when unknown (see Open).
 	pageCacheVersion time.Time // GUARDED_BY(mu)
+	// checked is when a Stat last confirmed nb (the listing's own time
+	// counts too; see revalidate).
+	checked time.Time // GUARDED_BY(mu)
+	// readers counts the open read-only handles by the version they
+	// were opened at.
+	readers map[time.Time]int // GUARDED_BY(mu)
 }
 
 // Attr is what stat shows of a file.
@@ -121,12 +128,124 @@ func (n *File) refresh(file string, nb remote.Notebook) bool {
 		return false
 	}
 	n.name = file
+	if n.nb.ID == nb.ID && nb.Version.Before(n.nb.Version) {
+		// A listing that raced with our own save: what we saved is newer,
+		// and a save based on the older version would be a false conflict.
+		return true
+	}
 	if n.staged == nil && n.pend == nil {
 		n.nb = nb
 	} else if n.nb.ID == "" {
 		n.nb.ID, n.nb.Namespace, n.nb.Actions = nb.ID, nb.Namespace, nb.Actions
 	}
 	return true
+}
+
+// statAbove is the listing size above which one Stat is cheaper than the
+// listing's pages to revalidate one notebook.
+const statAbove = 100
+
+// revalidate makes sure the notebook's metadata was checked within the
+// TTL, asking the remote now when not (force: whatever its age). Files
+// with local changes, new and scratch files have nothing to check. A
+// notebook deleted remotely is ENOENT; an unreachable remote leaves what
+// is known (with one warning).
+func (n *File) revalidate(ctx context.Context, force bool) error {
+	d := n.ns
+	n.mu.Lock()
+	id, name := n.nb.ID, n.name
+	local := n.scratch || n.gone || id == "" || n.staged != nil || n.pend != nil
+	checked := n.checked
+	n.mu.Unlock()
+	if local {
+		return nil
+	}
+	now := d.fs.now()
+	if !force && (d.fresh() || now.Sub(checked) < d.fs.opts.MetadataTTL) {
+		return nil
+	}
+	var found bool
+	if e, ok := d.fs.lists.Get(d.key); ok && !e.Negative && len(e.Value) > statAbove {
+		cctx, cancel := d.fs.callCtx(ctx)
+		nb, err := d.fs.client.Stat(cctx, d.ns, id)
+		cancel()
+		switch {
+		case errors.Is(err, remote.ErrNotFound):
+		case err != nil:
+			d.fs.log.WithError(err).WithField("path", d.Path(name)).Warn("checking a notebook for a newer version failed; showing the last known one")
+			return nil
+		default:
+			found = true
+			n.mu.Lock()
+			changed := !n.nb.Version.Equal(nb.Version) || !sameActions(n.nb.Actions, nb.Actions)
+			n.checked = now
+			n.mu.Unlock()
+			if changed {
+				n.refresh(name, nb)
+				d.upsertRemote(nb)
+				d.fs.inval.add(Invalidation{Kind: InvalidContent, Category: d.cat, Namespace: d.ns, Name: name})
+			}
+		}
+	} else {
+		nbs, stored, err := d.refreshShared(ctx)
+		if err != nil {
+			d.fs.log.WithError(err).WithField("path", d.key).Warn("refreshing a listing failed; showing the last known one")
+			return nil
+		}
+		// A listing that raced with our own change (a create landing)
+		// may predate the notebook: only a stored one tells it is gone.
+		found = !stored
+		for _, nb := range nbs {
+			found = found || nb.ID == id
+		}
+	}
+	if !found {
+		n.mu.Lock()
+		clean := n.staged == nil && n.pend == nil && !n.scratch
+		n.mu.Unlock()
+		if clean {
+			d.fs.log.WithField("path", d.Path(name)).Debug("the notebook is gone from the remote")
+			n.markGone()
+			return syscall.ENOENT
+		}
+	}
+	return nil
+}
+
+// AttrFresh is Attr, past the TTL checked with the remote first: editors
+// (Jupyter) compare mtimes before they save.
+func (n *File) AttrFresh(ctx context.Context) (Attr, error) {
+	if err := n.revalidate(ctx, false); err != nil {
+		return Attr{}, err
+	}
+	return n.Attr()
+}
+
+// FreshFor is how much longer the kernel may keep this file's entry and
+// attributes: never past the TTL of what the file shows.
+func (n *File) FreshFor() time.Duration {
+	n.mu.Lock()
+	local := n.scratch || n.nb.ID == "" || n.staged != nil || n.pend != nil
+	checked := n.checked
+	n.mu.Unlock()
+	ttl := n.ns.fs.opts.MetadataTTL
+	if local {
+		return ttl
+	}
+	return max(n.ns.freshFor(), ttl-n.ns.fs.now().Sub(checked), 0)
+}
+
+// hasLocalChanges: a staged copy or a save of ours not uploaded yet.
+func (n *File) hasLocalChanges() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.staged != nil || n.pend != nil
+}
+
+func (n *File) canWrite() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.canWriteLocked()
 }
 
 // canWriteLocked: new notebooks are mine; others need the write action.
@@ -262,6 +381,18 @@ func (n *File) setattrScratchLocked(in SetAttr) (Attr, error) {
 // empty one (no download), else a copy of the current content. keepCache
 // says the kernel may keep the pages it holds of this file.
 func (n *File) Open(ctx context.Context, flags uint32) (h *Handle, keepCache bool, err error) {
+	write := flags&syscall.O_ACCMODE != syscall.O_RDONLY
+	// Close-to-open: past the TTL, the open reads the latest version.
+	if err := n.revalidate(ctx, false); err != nil {
+		return nil, false, err
+	}
+	if write && !n.ns.fs.opts.ReadOnly && !n.canWrite() {
+		// A mode cached within the TTL never turns away a save the
+		// remote now allows (a share just granted).
+		if err := n.revalidate(ctx, true); err != nil {
+			return nil, false, err
+		}
+	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.scratch {
@@ -271,7 +402,6 @@ func (n *File) Open(ctx context.Context, flags uint32) (h *Handle, keepCache boo
 		}
 		return &Handle{file: n, os: f}, false, nil
 	}
-	write := flags&syscall.O_ACCMODE != syscall.O_RDONLY
 	if !write {
 		// Keep the kernel's page cache only when it holds this very
 		// version. Any change (our save, a newer version in a refreshed
@@ -279,10 +409,24 @@ func (n *File) Open(ctx context.Context, flags uint32) (h *Handle, keepCache boo
 		// the kernel then drops the old pages itself.
 		keep := n.staged == nil && n.pend == nil && n.nb.ID != "" && !n.nb.Version.IsZero() && n.pageCacheVersion.Equal(n.nb.Version)
 		n.pageCacheVersion = time.Time{}
+		h := &Handle{file: n}
 		if n.staged == nil && n.pend == nil {
 			n.pageCacheVersion = n.nb.Version
+			for v, c := range n.readers {
+				if c > 0 && !v.Equal(n.nb.Version) {
+					h.Direct, keep = true, false
+				}
+			}
+			if n.readers == nil {
+				n.readers = map[time.Time]int{}
+			}
+			if h.Direct {
+				n.pageCacheVersion = time.Time{} // the pages are the older one's
+			}
+			h.pinned = n.nb.Version
+			n.readers[h.pinned]++
 		}
-		return &Handle{file: n}, keep, nil
+		return h, keep, nil
 	}
 	n.pageCacheVersion = time.Time{}
 	if n.ns.fs.opts.ReadOnly {
@@ -465,6 +609,12 @@ type Handle struct {
 	// release to save (counted in FS.releases, which Drain waits for).
 	awaiting bool // GUARDED_BY(file.mu)
 
+	// Direct asks the kernel not to cache this handle's reads: the
+	// kernel's page cache is one per file, and another handle still
+	// reads an older version from it (each handle reads one version).
+	Direct bool
+	pinned time.Time // the version shown at open, while counted in file.readers
+
 	mu       sync.Mutex
 	released bool         // GUARDED_BY(mu)
 	src      cache.Source // GUARDED_BY(mu): the version read
@@ -603,6 +753,14 @@ func (h *Handle) Release(ctx context.Context) error {
 		return h.os.Close()
 	}
 	if !h.write {
+		if !h.pinned.IsZero() {
+			n := h.file
+			n.mu.Lock()
+			if n.readers[h.pinned]--; n.readers[h.pinned] <= 0 {
+				delete(n.readers, h.pinned)
+			}
+			n.mu.Unlock()
+		}
 		return nil
 	}
 	n := h.file

@@ -41,9 +41,12 @@ type Options struct {
 	StateLockWait time.Duration
 
 	MetadataTTL time.Duration // listings and stats; default 10 s
-	NegativeTTL time.Duration // kernel negative lookups; default 5 s
-	CallTimeout time.Duration // deadline of one remote call; default 60 s
-	ReadOnly    bool
+	// PollInterval, when set, refreshes the listings of recently used
+	// namespaces in the background that often (Poll).
+	PollInterval time.Duration
+	NegativeTTL  time.Duration // kernel negative lookups; default 5 s
+	CallTimeout  time.Duration // deadline of one remote call; default 60 s
+	ReadOnly     bool
 
 	// OnConflictOverwrite makes every save the latest version, even when
 	// someone else saved since (no conflict copies).
@@ -101,6 +104,8 @@ type FS struct {
 
 	// Mutable; each has its own lock.
 	lists        *cache.Meta[string, []remote.Notebook]
+	inval        *invalidations // remote changes for the kernel to forget
+	stopPoll     chan struct{}  // ends pollEvery; nil without PollInterval
 	nsLists      *cache.Meta[remote.Category, []string]
 	shareLists   *cache.Meta[string, []remote.Share]   // by notebook id
 	versionLists *cache.Meta[string, []remote.Version] // by notebook id
@@ -229,6 +234,7 @@ func newFS(opts Options, lock *save.Lock) (*FS, error) {
 		staging:      staging,
 		started:      opts.Clock(),
 		cats:         map[remote.Category]*Category{},
+		inval:        newInvalidations(),
 		lists:        cache.NewMeta[string, []remote.Notebook](opts.MetadataTTL, opts.NegativeTTL, 4096, opts.Clock),
 		nsLists:      cache.NewMeta[remote.Category, []string](opts.MetadataTTL, opts.NegativeTTL, 16, opts.Clock),
 		shareLists:   cache.NewMeta[string, []remote.Share](opts.MetadataTTL, opts.NegativeTTL, 4096, opts.Clock),
@@ -249,6 +255,10 @@ func newFS(opts Options, lock *save.Lock) (*FS, error) {
 	if !opts.ManualSaves {
 		f.outcomes.Add(1)
 		go f.readOutcomes(saver.Results())
+	}
+	if opts.PollInterval > 0 {
+		f.stopPoll = make(chan struct{})
+		go f.pollEvery(opts.PollInterval, f.stopPoll)
 	}
 	return f, nil
 }
@@ -287,6 +297,10 @@ func (f *FS) Log() *logrus.Entry { return f.log }
 // after unmounting (and Drain, for a clean stop). Saves not uploaded stay
 // in the journal for the next start.
 func (f *FS) Close() {
+	defer f.inval.close()
+	if f.stopPoll != nil {
+		close(f.stopPoll)
+	}
 	if b, ok := f.bg.(*background); ok {
 		b.cancel()
 		b.idle()

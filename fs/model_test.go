@@ -93,8 +93,8 @@ import (
 var knownBugs = map[string]bool{
 	// A listing refreshed after a new notebook's create was done, and
 	// before its outcome was applied, keeps that notebook after the file
-	// is removed or moved away (its create is undone, the listing not):
-	// the job action applies outcomes first.
+	// is removed or moved away (its create is undone, the listing not).
+	// The model applies the outcomes before a rename or an unlink.
 	"listingKeepsCancelledCreate": true,
 	// A file created under the name of a notebook moved away shows the
 	// version of the backup record, not the save still pending: its mtime
@@ -110,8 +110,10 @@ var knownBugs = map[string]bool{
 	// does not move a new notebook onto a backup that holds one.
 	"newMovedOntoBackupKeepsRecord": true,
 	// A notebook moved away keeps its pending save on the backup file,
-	// which then reads it stale once renamed onto a notebook name. The
-	// model lets the uploads land before a notebook is moved away.
+	// which then reads it stale once renamed onto a notebook name; and
+	// when that save lands and the daemon stops before its outcome, a new
+	// file of the name makes a conflict copy after the restart. The model
+	// lets the uploads land before a notebook is moved away.
 	"movedAwayKeepsPendingSave": true,
 	// An outcome applied after a rename of its notebook puts the old name
 	// back in the listing. The model applies outcomes before a rename.
@@ -744,6 +746,9 @@ func (m *coreModel) apply(o cop) {
 
 	case "unlink":
 		n := m.names[o.name]
+		if n != nil && n.nb && known("listingKeepsCancelledCreate") {
+			m.applyOutcomes()
+		}
 		_, err := m.e.ns.Lookup(ctx, o.name)
 		if n == nil {
 			m.mustENOENT(o.String(), err)
@@ -867,9 +872,6 @@ func (m *coreModel) apply(o cop) {
 	case "apply":
 		m.applyOutcomes()
 	case "job":
-		if known("listingKeepsCancelledCreate") {
-			m.applyOutcomes()
-		}
 		m.e.sched.run(o.n)
 	case "jobs":
 		for m.e.sched.len() > 0 {
@@ -1010,7 +1012,8 @@ func (m *coreModel) rename(src, dst string) {
 	if s != nil && isNB(src) && !isNB(dst) && known("movedAwayKeepsPendingSave") {
 		m.landUploads()
 	}
-	if s != nil && isNB(src) && known("outcomeRestoresOldName") {
+	if s != nil && isNB(src) && (known("outcomeRestoresOldName") || known("listingKeepsCancelledCreate")) ||
+		isNB(dst) && known("listingKeepsCancelledCreate") {
 		m.applyOutcomes()
 	}
 	// The kernel looks both names up first (a missing target is fine).
@@ -1119,13 +1122,12 @@ func (m *coreModel) rename(src, dst string) {
 			s.nb, s.ident, s.dirty = true, id, true
 			m.saved(s)
 		default:
-			// A new notebook, created at once; a new one of that name not
-			// uploaded yet is discarded.
-			if tgt != nil {
-				m.deleted(tgt)
+			// A save of a new notebook, or of the new one of that name not
+			// uploaded yet, whose saves the file takes over.
+			id = tgt
+			if id == nil {
+				id = m.newIdent(dst)
 			}
-			id = m.newIdent(dst)
-			id.applied = true
 			s.nb, s.ident, s.dirty = true, id, true
 			m.saved(s)
 		}

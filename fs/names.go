@@ -3,7 +3,9 @@ package fs
 import (
 	"hash/fnv"
 	"sort"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"notebookfs/remote"
 )
@@ -24,11 +26,15 @@ func isNotebookName(file string) bool {
 // notebookName strips exactly one ".ipynb" from a file name.
 func notebookName(file string) string { return strings.TrimSuffix(file, Suffix) }
 
+// nameMax is the longest file name the kernel takes (NAME_MAX).
+const nameMax = 255
+
 // fileNames maps a namespace listing to file names. Names are not unique
 // remotely: the oldest notebook of a name keeps "name.ipynb", the others get
-// "name~<first 8 hex of id>.ipynb". Ties of creation time keep the
-// listing's order (the Client contract: oldest first), so the mapping is
-// stable while those notebooks exist. Notebooks whose name cannot be a file
+// "name~<first 8 hex of id>.ipynb" (see suffixedName). Ties of creation
+// time keep the listing's order (the Client contract: oldest first), so the
+// mapping is stable while those notebooks exist, and a newer notebook never
+// takes an older one's file name. Notebooks whose name cannot be a file
 // name are left out.
 func fileNames(nbs []remote.Notebook) map[string]remote.Notebook {
 	sorted := append([]remote.Notebook(nil), nbs...)
@@ -40,20 +46,48 @@ func fileNames(nbs []remote.Notebook) map[string]remote.Notebook {
 		}
 		file := nb.Name + Suffix
 		if _, taken := out[file]; taken {
-			file = nb.Name + "~" + shortID(nb.ID) + Suffix
+			file = suffixedName(nb, out)
 		}
 		out[file] = nb
 	}
 	return out
 }
 
-// shortID is the first 8 hex digits of a UUID.
-func shortID(id string) string {
-	h := strings.ReplaceAll(id, "-", "")
-	if len(h) > 8 {
-		h = h[:8]
+// suffixedName is the file name of a notebook whose plain name is taken:
+// "name~<id prefix>.ipynb", the prefix 8 hex digits of the id, longer
+// while that name is taken too (a notebook may literally be named
+// "x~abcdef12", or two ids share 8 digits), then the whole id and a
+// counter. The name is cut at a rune boundary so that the file name fits
+// in nameMax bytes.
+func suffixedName(nb remote.Notebook, taken map[string]remote.Notebook) string {
+	h := strings.ReplaceAll(nb.ID, "-", "")
+	for n := 8; ; n++ {
+		tag := ""
+		switch {
+		case n <= len(h):
+			tag = h[:n]
+		case h == "":
+			tag = strconv.Itoa(n - 8)
+		default:
+			tag = h + "-" + strconv.Itoa(n-len(h))
+		}
+		tail := "~" + tag + Suffix
+		file := cutName(nb.Name, nameMax-len(tail)) + tail
+		if _, t := taken[file]; !t {
+			return file
+		}
 	}
-	return h
+}
+
+// cutName shortens s to at most n bytes without splitting a rune.
+func cutName(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 // stableIno derives an inode number from a key (a notebook id, or a

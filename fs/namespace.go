@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sync/singleflight"
+
 	"notebookfs/cache"
 	"notebookfs/fs/save"
 	"notebookfs/remote"
@@ -41,11 +43,15 @@ type Namespace struct {
 	namesAt time.Time                  // GUARDED_BY(mu)
 	// gen counts our own changes to the listing; a refresh that raced
 	// with one is not stored.
-	gen        uint64 // GUARDED_BY(mu)
-	refreshing bool   // GUARDED_BY(mu): a background refresh runs
+	gen        uint64     // GUARDED_BY(mu)
+	edits      []listEdit // GUARDED_BY(mu): the last of our changes, by gen
+	refreshing bool       // GUARDED_BY(mu): a background refresh runs
+	used       time.Time  // GUARDED_BY(mu): last listing or lookup (Poll)
 	// live are the files handed out by name (the kernel may hold them):
 	// a rename or delete of a name acts on its file.
 	live map[string]*File // GUARDED_BY(mu)
+
+	flight singleflight.Group // one List at a time
 
 	versions     *Versions // the .versions history, made on first lookup
 	versionsOnce sync.Once
@@ -119,63 +125,136 @@ func (d *Namespace) Writable(ctx context.Context) bool {
 }
 
 // list returns the namespace's notebooks by file name: from the metadata
-// cache while fresh; a stale listing is served at once while one refresh
-// runs in the background (stale-while-revalidate); with nothing cached,
-// one List call now. When the remote fails, the last known listing stays.
+// cache while fresh, else from a listing asked for now (close-to-open: what
+// is shown after the TTL is current; concurrent callers share one List).
+// When the remote fails, the stale listing, or the last session's, stays.
 func (d *Namespace) list(ctx context.Context) (map[string]remote.Notebook, error) {
+	d.touch()
 	e, ok := d.fs.lists.Get(d.key)
-	switch {
-	case ok && !e.Negative && e.Fresh:
-	case ok && !e.Negative:
-		d.refreshInBackground()
-	default:
-		nbs, stored, err := d.refreshList(ctx)
-		if err != nil {
-			// Unreachable with nothing cached (a mount started offline):
-			// the listing of the last session, if any.
-			var last []remote.Notebook
-			if !d.fs.last.load("list/"+d.key, &last) {
-				return nil, err
-			}
-			d.fs.log.WithError(err).WithField("path", d.key).Warn("the remote is unreachable; showing the listing of the last session")
+	if ok && !e.Negative && e.Fresh {
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		return d.namesLocked(e), nil
+	}
+	nbs, stored, err := d.refreshShared(ctx)
+	// A listing that raced with our own change (a create landing) may
+	// lack it, and answering from it would hide a notebook we just saved:
+	// ask again, now that the change is done.
+	for try := 0; err == nil && !stored && try < 2; try++ {
+		nbs, stored, err = d.refreshShared(ctx)
+	}
+	if err != nil {
+		if ok && !e.Negative {
+			d.fs.log.WithError(err).WithField("path", d.key).Warn("refreshing a listing failed; showing the last known one")
 			d.mu.Lock()
 			defer d.mu.Unlock()
-			return d.visible(fileNames(last)), nil
+			return d.namesLocked(e), nil
 		}
-		if !stored {
-			// Our own change raced with this listing: use it for this call
-			// only, with that change applied by the next refresh.
-			d.mu.Lock()
-			defer d.mu.Unlock()
-			return d.visible(fileNames(nbs)), nil
+		// Unreachable with nothing cached (a mount started offline): the
+		// listing of the last session, if any.
+		var last []remote.Notebook
+		if !d.fs.last.load("list/"+d.key, &last) {
+			return nil, err
 		}
-		e, _ = d.fs.lists.Get(d.key)
+		d.fs.log.WithError(err).WithField("path", d.key).Warn("the remote is unreachable; showing the listing of the last session")
+		d.mu.Lock()
+		defer d.mu.Unlock()
+		return d.visible(fileNames(last)), nil
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.namesLocked(e), nil
+	if e, ok := d.fs.lists.Get(d.key); stored && ok && !e.Negative {
+		return d.namesLocked(e), nil
+	}
+	// Our own change raced with this listing: use it for this call only,
+	// with that change applied by the next refresh.
+	return d.visible(fileNames(nbs)), nil
+}
+
+type listed struct {
+	nbs    []remote.Notebook
+	stored bool
+}
+
+// refreshShared runs one refresh of the listing for all who ask at once;
+// each caller stops waiting when its own ctx ends.
+func (d *Namespace) refreshShared(ctx context.Context) ([]remote.Notebook, bool, error) {
+	ch := d.flight.DoChan("list", func() (any, error) {
+		nbs, stored, err := d.refreshList(context.WithoutCancel(ctx))
+		return listed{nbs, stored}, err
+	})
+	select {
+	case r := <-ch:
+		if r.Err != nil {
+			return nil, false, r.Err
+		}
+		l := r.Val.(listed)
+		return l.nbs, l.stored, nil
+	case <-ctx.Done():
+		return nil, false, ctx.Err()
+	}
+}
+
+// fresh reports whether the listing was checked within the TTL.
+func (d *Namespace) fresh() bool {
+	e, ok := d.fs.lists.Get(d.key)
+	return ok && !e.Negative && e.Fresh
+}
+
+// freshFor is how much longer the listing is trusted (0: stale); the
+// kernel's caches of its entries must not outlive it.
+func (d *Namespace) freshFor() time.Duration {
+	e, ok := d.fs.lists.Get(d.key)
+	if !ok || e.Negative || !e.Fresh {
+		return 0
+	}
+	return max(0, d.fs.opts.MetadataTTL-d.fs.now().Sub(e.Stored))
 }
 
 // refreshList asks the remote for the listing and stores it, unless one
 // of our own changes (create, rename, delete) happened meanwhile: the
-// listing may predate it, and storing it would undo the change.
+// listing may predate it, and storing it would undo the change. Files the
+// kernel may hold take the new metadata, and what changed remotely is
+// queued for the kernel to forget.
 func (d *Namespace) refreshList(ctx context.Context) ([]remote.Notebook, bool, error) {
 	d.mu.Lock()
 	gen := d.gen
 	d.mu.Unlock()
+	asked := d.fs.now()
 	cctx, cancel := d.fs.callCtx(ctx)
 	nbs, err := d.fs.client.List(cctx, d.cat, d.ns)
 	cancel()
 	if err != nil {
 		return nil, false, err
 	}
+	var changes []Invalidation
+	var cur map[string]remote.Notebook
 	d.mu.Lock()
-	stored := d.gen == gen
+	// Our own changes made while the request was out are applied again:
+	// the answer may predate them, and storing it as it is would undo them.
+	raw := nbs
+	nbs, stored := d.withEditsSinceLocked(nbs, gen)
+	if !stored {
+		nbs = raw
+	}
 	if stored {
-		d.fs.lists.Put(d.key, nbs)
+		old, had := d.fs.lists.Get(d.key)
+		d.fs.lists.PutAt(d.key, nbs, asked)
 		d.names = nil
+		cur = d.visible(fileNames(nbs))
+		if had && !old.Negative {
+			changes = listingChanges(d.cat, d.ns, d.visible(fileNames(old.Value)), cur)
+		}
 	}
 	d.mu.Unlock()
+	if stored {
+		for file, nb := range cur {
+			if n := d.fs.nodes.get(nb.ID); n != nil && n.ns == d {
+				n.refresh(file, nb)
+			}
+		}
+		d.fs.inval.add(d.fs.othersChanges(changes, cur)...)
+	}
 	// Kept for a mount started offline; off the listing's path (nbs is
 	// never modified: our own edits copy it).
 	d.fs.bg.Go(func(context.Context) { d.fs.last.save("list/"+d.key, nbs) })
@@ -183,7 +262,8 @@ func (d *Namespace) refreshList(ctx context.Context) ([]remote.Notebook, bool, e
 	return nbs, stored, nil
 }
 
-// refreshInBackground starts one refresh of a stale listing, if none runs.
+// refreshInBackground starts one refresh of the listing, if none runs
+// (--poll-interval).
 func (d *Namespace) refreshInBackground() {
 	d.mu.Lock()
 	if d.refreshing {
@@ -198,7 +278,7 @@ func (d *Namespace) refreshInBackground() {
 			d.refreshing = false
 			d.mu.Unlock()
 		}()
-		if _, _, err := d.refreshList(ctx); err != nil {
+		if _, _, err := d.refreshShared(ctx); err != nil {
 			d.fs.log.WithError(err).WithField("path", d.key).Warn("refreshing a listing failed; showing the last known one")
 		}
 	})
@@ -234,12 +314,46 @@ func (d *Namespace) editList(f func([]remote.Notebook) []remote.Notebook) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.gen++
+	d.edits = append(d.edits, listEdit{gen: d.gen, f: f})
+	if len(d.edits) > maxListEdits {
+		d.edits = d.edits[len(d.edits)-maxListEdits:]
+	}
 	e, ok := d.fs.lists.Get(d.key)
 	if !ok || e.Negative {
 		return
 	}
-	d.fs.lists.Put(d.key, f(append([]remote.Notebook(nil), e.Value...)))
+	// Our change makes the rest of the listing no fresher.
+	d.fs.lists.Edit(d.key, f(append([]remote.Notebook(nil), e.Value...)))
 	d.names = nil
+}
+
+// listEdit is one of our own changes to the listing, kept to be applied
+// again to a listing whose request raced with it.
+type listEdit struct {
+	gen uint64
+	f   func([]remote.Notebook) []remote.Notebook
+}
+
+// maxListEdits bounds the changes kept; a listing older than all of them
+// is not stored (the next access asks again).
+const maxListEdits = 256
+
+// withEditsSinceLocked is nbs with our own changes made after gen applied
+// again (d.mu held), or false when some of them are no longer kept.
+func (d *Namespace) withEditsSinceLocked(nbs []remote.Notebook, gen uint64) ([]remote.Notebook, bool) {
+	if d.gen == gen {
+		return nbs, true
+	}
+	if len(d.edits) == 0 || d.edits[0].gen > gen+1 {
+		return nil, false
+	}
+	out := append([]remote.Notebook(nil), nbs...)
+	for _, e := range d.edits {
+		if e.gen > gen {
+			out = e.f(out)
+		}
+	}
+	return out, true
 }
 
 // upsert puts nb into the cached listing, replacing an entry of its id;
@@ -249,12 +363,37 @@ func (d *Namespace) upsert(nb remote.Notebook) {
 	d.editList(func(l []remote.Notebook) []remote.Notebook {
 		for i := range l {
 			if l[i].ID == nb.ID {
-				l[i] = nb
+				// Applied again to a later listing, a newer version
+				// there (someone else's) stays.
+				if !nb.Version.Before(l[i].Version) {
+					l[i] = nb
+				}
 				return l
 			}
 		}
 		return append(l, nb)
 	})
+}
+
+// upsertRemote puts a newer state of a notebook, learned from the remote,
+// into the cached listing; unlike our own changes, it does not make a
+// refresh in flight drop its result.
+func (d *Namespace) upsertRemote(nb remote.Notebook) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	e, ok := d.fs.lists.Get(d.key)
+	if !ok || e.Negative {
+		return
+	}
+	l := append([]remote.Notebook(nil), e.Value...)
+	for i := range l {
+		if l[i].ID == nb.ID {
+			l[i] = nb
+			d.fs.lists.Edit(d.key, l)
+			d.names = nil
+			return
+		}
+	}
 }
 
 // drop removes notebook id from the cached listing.

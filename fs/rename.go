@@ -67,6 +67,9 @@ func (d *Namespace) Rename(ctx context.Context, name string, to *Namespace, newN
 	if d.fs.opts.ReadOnly && (isNotebookName(name) || isNotebookName(newName)) {
 		return syscall.EROFS
 	}
+	if !isNotebookName(newName) {
+		d.settleCreate(ctx, src)
+	}
 	src.mu.Lock()
 	defer src.mu.Unlock()
 	var err error
@@ -91,6 +94,36 @@ func (d *Namespace) Rename(ctx context.Context, name string, to *Namespace, newN
 	d.live[newName] = src
 	d.mu.Unlock()
 	return nil
+}
+
+// createSettleWait bounds how long a rename away waits for the create of
+// its notebook to land; past it the create is cancelled instead.
+const createSettleWait = 5 * time.Second
+
+// settleCreate waits (without the file's lock) for the upload of a new
+// notebook that an editor renames away to its backup name (vim, emacs):
+// once created, the notebook is moved away as any other, and the file
+// the editor writes next under the old name saves into it. Cancelled
+// while its create is in flight, the notebook would be deleted after it
+// lands, under the editor's new file.
+func (d *Namespace) settleCreate(ctx context.Context, src *File) {
+	src.mu.Lock()
+	ref, creating := src.ref, !src.scratch && !src.gone && src.nb.ID == "" && src.pend != nil
+	src.mu.Unlock()
+	if !creating || d.fs.opts.ManualSaves {
+		// Saves driven by hand (tests) are never in flight between calls:
+		// a queued create is cancelled before it is sent.
+		return
+	}
+	cctx, cancel := context.WithTimeout(ctx, createSettleWait)
+	defer cancel()
+	last, err := d.fs.saver.Wait(cctx, ref)
+	if err == nil {
+		err = d.fs.waitApplied(cctx, last)
+	}
+	if err != nil {
+		d.fs.log.WithError(err).WithField("path", d.Path(src.fileName())).Debug("a new notebook renamed away before its create landed")
+	}
 }
 
 // target describes what a notebook file name currently stands for.
@@ -208,7 +241,7 @@ func (d *Namespace) saveScratchAs(ctx context.Context, src *File, newName string
 		if !d.Writable(ctx) {
 			return syscall.EACCES
 		}
-		nb, err = d.fs.client.Create(cctx, d.ns, notebookName(newName), bytes.NewReader(data), int64(len(data)), d.createOptions())
+		return d.saveScratchAsNew(ctx, src, newName, t, own, data)
 	}
 	if err != nil {
 		return err
@@ -256,6 +289,61 @@ func (d *Namespace) saveScratchAs(ctx context.Context, src *File, newName string
 	if !keep {
 		d.fs.store.Put(nb.ID, nb.Version, data)
 	}
+	return nil
+}
+
+// saveScratchAsNew makes a scratch file renamed onto a name with no
+// notebook a new notebook, journaled as any save (so a failing remote
+// retries it instead of failing the rename). Onto a new notebook still
+// being created, the file takes over that notebook's chain of saves: its
+// content is the next save of the same notebook, never a second one.
+func (d *Namespace) saveScratchAsNew(ctx context.Context, src *File, newName string, t target, own *movedAway, data []byte) error {
+	old := src.stateLocked()
+	var over *File
+	src.scratch, src.nb, src.name, src.base, src.baseSum, src.ref = false, remote.Notebook{}, newName, time.Time{}, "", ""
+	if t.pending != nil && t.pending != src {
+		over = t.pending
+		over.mu.Lock()
+		src.ref, src.base, src.baseSum = over.ref, over.base, over.baseSum
+		over.mu.Unlock()
+	}
+	p, err := src.prepareLocked(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		src.restoreLocked(old)
+		return err
+	}
+	oldName := old.name
+	if own != nil && !own.rebound {
+		// A backup renamed onto a new name: its content goes there, and
+		// its own notebook, whose only file it was, is deleted.
+		if err := d.deleteRemote(ctx, oldName, own.nb, src); err != nil {
+			p.Discard()
+			src.restoreLocked(old)
+			return err
+		}
+	}
+	p.Commit()
+	if over != nil {
+		// The file renamed over: its handles write to nothing now, and
+		// its saves stay queued in the chain src took over.
+		over.mu.Lock()
+		over.gone, over.dirty, over.pend = true, false, nil
+		over.setUnsavedLocked(false)
+		over.mu.Unlock()
+	}
+	os.Remove(d.scratchPath(oldName))
+	d.mu.Lock()
+	delete(d.moved, oldName)
+	d.saveMovedLocked()
+	if own != nil {
+		delete(d.hidden, own.nb.ID)
+	}
+	d.pending[newName] = src
+	d.names = nil
+	d.gen++
+	d.mu.Unlock()
+	src.dirty = false
+	src.dropStagedLocked()
 	return nil
 }
 

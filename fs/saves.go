@@ -8,6 +8,7 @@ package fs
 
 import (
 	"context"
+	"errors"
 	"io"
 	"sync"
 	"syscall"
@@ -226,6 +227,12 @@ func (f *FS) apply(res save.Result) {
 		if res.Content != "" {
 			f.store.Saved(res.Notebook.ID, res.Notebook.Version, res.Content, e.Size)
 		}
+	case save.Refused:
+		if errors.Is(res.Err, remote.ErrPermission) {
+			// The cached mode let it through: check the permissions at
+			// once, so the file shows what the remote now allows.
+			f.lists.Invalidate(e.Category + "/" + e.Namespace)
+		}
 	case save.Conflict:
 		if d != nil {
 			d.upsert(res.Notebook)
@@ -259,6 +266,7 @@ func (n *File) applyResult(res save.Result) {
 		if created || n.nb.ID == res.Notebook.ID {
 			n.nb = res.Notebook
 			n.base, n.baseSum = res.Notebook.Version, e.Sum
+			n.checked = n.ns.fs.now() // the remote's state, as of our save
 		}
 		if created {
 			n.ns.fs.nodes.bind(res.Notebook.ID, n)
@@ -324,6 +332,14 @@ func (f *FS) noteShown(nb remote.Notebook, t time.Time) {
 }
 
 // shownTime is the mtime a notebook's version shows.
+// ownVersion reports whether nb's version is one this mount saved.
+func (f *FS) ownVersion(nb remote.Notebook) bool {
+	f.own.mu.Lock()
+	defer f.own.mu.Unlock()
+	o, ok := f.own.m[nb.ID]
+	return ok && o.version.Equal(nb.Version)
+}
+
 func (f *FS) shownTime(nb remote.Notebook) time.Time {
 	f.own.mu.Lock()
 	defer f.own.mu.Unlock()

@@ -89,7 +89,7 @@ func isStorageXattr(attr string) bool {
 // Getxattr answers the storage settings; no remote call.
 func (d *Namespace) Getxattr(attr string) ([]byte, error) {
 	switch {
-	case isSystemXattr(attr):
+	case isSystemXattr(attr), isAppleXattr(attr):
 		return nil, errNoAttr
 	case !isStorageXattr(attr):
 		return nil, syscall.ENOTSUP
@@ -110,6 +110,9 @@ func (d *Namespace) Listxattr() []byte {
 // Setxattr sets a storage setting. A path must be a URI (s3://bucket/x);
 // values are at most 4 KiB of printable text.
 func (d *Namespace) Setxattr(attr string, data []byte, flags uint32) error {
+	if isAppleXattr(attr) {
+		return nil // Finder's folder info: dropped, as on notebooks
+	}
 	if !isStorageXattr(attr) {
 		return syscall.ENOTSUP
 	}
@@ -134,7 +137,7 @@ func (d *Namespace) Setxattr(attr string, data []byte, flags uint32) error {
 // Removexattr clears a storage setting.
 func (d *Namespace) Removexattr(attr string) error {
 	switch {
-	case isSystemXattr(attr):
+	case isSystemXattr(attr), isAppleXattr(attr):
 		return errNoAttr
 	case !isStorageXattr(attr):
 		return syscall.ENOTSUP

@@ -24,7 +24,9 @@ import (
 // Python's copystat, which copy every listed user.* attribute, never copy
 // sharing onto a copy. system.* and security.* (the kernel asks for
 // security.capability on every write) answer ENODATA with no remote call;
-// other names are ENOTSUP, so cp -a only warns.
+// other names are ENOTSUP, so cp -a only warns. macOS's com.apple.* (Finder
+// info, quarantine, TextEdit's encoding) are set freely there: on a
+// notebook they are dropped without an error, and read as absent.
 const (
 	xattrShare       = "user.tiledb.share."
 	xattrShares      = "user.tiledb.shares"
@@ -44,6 +46,9 @@ func isReadOnlyXattr(attr string) bool {
 	}
 	return false
 }
+
+// isAppleXattr: what macOS apps set on any file they touch.
+func isAppleXattr(attr string) bool { return strings.HasPrefix(attr, "com.apple.") }
 
 // isSystemXattr: names the kernel and tools probe; never remote.
 func isSystemXattr(attr string) bool {
@@ -140,7 +145,7 @@ func (n *File) Getxattr(ctx context.Context, attr string) ([]byte, error) {
 	if p, ok := n.scratchXattrPath(); ok {
 		return localXattr(p, attr)
 	}
-	if isSystemXattr(attr) {
+	if isSystemXattr(attr) || isAppleXattr(attr) {
 		return nil, errNoAttr
 	}
 	if !strings.HasPrefix(attr, "user.tiledb.") {
@@ -197,9 +202,11 @@ func (n *File) Listxattr(ctx context.Context) ([]byte, error) {
 // actions (read, write; any order or case, spaces ignored).
 func (n *File) Setxattr(ctx context.Context, attr string, data []byte, flags uint32) error {
 	if p, ok := n.scratchXattrPath(); ok {
-		return unix.Lsetxattr(p, attr, data, int(flags))
+		return unix.Lsetxattr(p, attr, data, localXattrFlags(flags))
 	}
 	switch {
+	case isAppleXattr(attr):
+		return nil
 	case isReadOnlyXattr(attr):
 		return syscall.EPERM
 	case !strings.HasPrefix(attr, xattrShare):
@@ -245,7 +252,7 @@ func (n *File) Removexattr(ctx context.Context, attr string) error {
 		return unix.Lremovexattr(p, attr)
 	}
 	switch {
-	case isSystemXattr(attr):
+	case isSystemXattr(attr), isAppleXattr(attr):
 		return errNoAttr
 	case isReadOnlyXattr(attr):
 		return syscall.EPERM

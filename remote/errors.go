@@ -37,8 +37,10 @@ func ValidNamespace(ns string) error {
 }
 
 // ValidName checks a notebook name. TileDB's spec states no pattern, so we
-// refuse only what cannot be a single file name: empty, ".", "..", a slash,
-// NUL or control bytes, invalid UTF-8, or more than MaxNameLen bytes.
+// refuse only what cannot be a single file name or would act on a terminal
+// or disguise the name: empty, ".", "..", a slash, control characters (C0,
+// DEL and C1), bidirectional overrides and isolates, line and paragraph
+// separators, invalid UTF-8, or more than MaxNameLen bytes.
 func ValidName(name string) error {
 	if len(name) > MaxNameLen {
 		return fmt.Errorf("notebook name of %d bytes: %w", len(name), ErrNameTooLong)
@@ -47,11 +49,26 @@ func ValidName(name string) error {
 		return fmt.Errorf("notebook name %q: %w", name, ErrInvalid)
 	}
 	for _, r := range name {
-		if r < 0x20 || r == 0x7f {
+		if forbiddenRune(r) {
 			return fmt.Errorf("notebook name %q: %w", name, ErrInvalid)
 		}
 	}
 	return nil
+}
+
+// forbiddenRune: C0 and C1 controls, DEL, the bidirectional marks,
+// embeddings, overrides and isolates (which reorder what a listing shows),
+// and U+2028/U+2029 (line breaks to some terminals and editors).
+func forbiddenRune(r rune) bool {
+	switch {
+	case r < 0x20, r >= 0x7f && r <= 0x9f:
+		return true
+	case r == 0x061c, r == 0x200e, r == 0x200f, r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069:
+		return true
+	case r == 0x2028, r == 0x2029:
+		return true
+	}
+	return false
 }
 
 // NormalizeActions validates and sorts share actions: only "read" and

@@ -266,8 +266,23 @@ func TestCLIExitCodes(t *testing.T) {
 			t.Errorf("%s --help: exit %d\n%s%s", cmd, res.code, res.stdout, res.stderr)
 		}
 	}
-	if out := c.ok("completion", "bash"); !strings.Contains(out, "complete -F _notebookfs notebookfs") {
+	if out := c.ok("user", "--help"); !strings.Contains(out, "revoke") || !strings.Contains(out, "remove") || !strings.Contains(out, "--expires") {
+		t.Errorf("user --help leaves out revoke, remove or --expires:\n%s", out)
+	}
+	for _, sub := range []string{"add", "token", "revoke", "remove"} {
+		if out := c.ok("user", sub, "--help"); !strings.Contains(out, "Usage: notebookfs user "+sub) || !strings.Contains(out, "--data") {
+			t.Errorf("user %s --help:\n%s", sub, out)
+		}
+	}
+	if out := c.ok("completion", "bash"); !strings.Contains(out, "-F __start_notebookfs notebookfs") {
 		t.Errorf("completion bash: %q", out)
+	}
+	c.wantCode(2, "completion", "powershell")
+	// Go-style single-dash long flags, as the CLI took before.
+	var nsOld struct{ Namespaces []string }
+	decodeJSON(t, c.ok("ls", "-remote", e.url, "-json"), &nsOld)
+	if len(nsOld.Namespaces) == 0 {
+		t.Errorf("ls -remote URL -json: %+v", nsOld)
 	}
 }
 

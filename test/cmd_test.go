@@ -6,12 +6,15 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"debug/elf"
+	"encoding/json"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -217,4 +220,91 @@ func TestDaemonMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitExit(t, cmd, logs)
+}
+
+// The release build of the README (one command) stamps the version;
+// --version and the version verb print it with the Go version and the
+// platform. The build is trimmed: no path of this machine, no symbols.
+func TestCLIVersion(t *testing.T) {
+	root, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rel := filepath.Join(t.TempDir(), "notebookfs")
+	build := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w -X main.version=1.2.3-test", "-o", rel, "./cmd/notebookfs")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("release build: %v\n%s", err, out)
+	}
+	want := "notebookfs 1.2.3-test " + runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH + "\n"
+	for _, args := range [][]string{{"--version"}, {"version"}, {"-v"}} {
+		if out, err := exec.Command(rel, args...).Output(); err != nil || string(out) != want {
+			t.Errorf("notebookfs %s: %q, %v; want %q", args[0], out, err, want)
+		}
+	}
+	out, err := exec.Command(rel, "version", "--json").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v struct{ Version, Go, Platform string }
+	if err := json.Unmarshal(out, &v); err != nil || v.Version != "1.2.3-test" || v.Go != runtime.Version() || v.Platform != runtime.GOOS+"/"+runtime.GOARCH {
+		t.Errorf("version --json: %s (%v)", out, err)
+	}
+	b, err := os.ReadFile(rel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(b, []byte(root+"/")) {
+		t.Errorf("the release binary holds the build path %s (no -trimpath?)", root)
+	}
+	f, err := elf.Open(rel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if f.Section(".symtab") != nil {
+		t.Error("the release binary has a symbol table (no -s?)")
+	}
+
+	// A plain build says where it came from instead of a version.
+	if out, err := exec.Command(buildBinary(t), "--version").Output(); err != nil || !strings.HasPrefix(string(out), "notebookfs dev") {
+		t.Errorf("plain build --version: %q, %v", out, err)
+	}
+}
+
+// waitKilled waits for a daemon sent SIGKILL. A process whose thread is
+// stuck in a request on its own mount never dies (the kernel waits for an
+// answer only that process can give): after a bound the test aborts the
+// mount's FUSE connection, so the failure is reported instead of hanging
+// the whole run.
+func waitKilled(t *testing.T, cmd *exec.Cmd, mnt string) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+		return
+	case <-time.After(30 * time.Second):
+	}
+	if dev := mountDevice(mnt); dev != "" {
+		if _, minor, ok := strings.Cut(dev, ":"); ok {
+			os.WriteFile("/sys/fs/fuse/connections/"+minor+"/abort", []byte("1"), 0o200)
+		}
+	}
+	<-done
+	t.Errorf("the daemon did not die within 30 s of SIGKILL: a thread of it was stuck in a request on its own mount")
+}
+
+// mountDevice is the major:minor of the file system mounted at dir.
+func mountDevice(dir string) string {
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(line); len(f) > 4 && f[4] == dir {
+			return f[2]
+		}
+	}
+	return ""
 }

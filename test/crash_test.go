@@ -106,7 +106,7 @@ func saveLabel(content []byte) string {
 	return fmt.Sprintf("%d bytes", len(content))
 }
 
-// The crash test of the issue: the daemon is killed with SIGKILL at a
+// The crash test: the daemon is killed with SIGKILL at a
 // random point of each of 50 bursts of saves, and mounted again; at the
 // end no save whose close returned 0 is lost: every notebook holds its
 // last acknowledged save (or a later one whose close the kill cut off),
@@ -189,7 +189,7 @@ func TestCrashKill9(t *testing.T) {
 		if err := cmd.Process.Kill(); err != nil {
 			t.Fatal(err)
 		}
-		cmd.Wait()
+		waitKilled(t, cmd, mnt)
 		close(stop)
 		wg.Wait()
 		if out, err := exec.Command("fusermount3", "-u", "-z", mnt).CombinedOutput(); err != nil {

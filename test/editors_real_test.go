@@ -19,7 +19,7 @@ import (
 	"time"
 )
 
-// The acceptance test: every real editor saves a notebook 3 times,
+// The acceptance test: every real editor saves a notebook 3 times,
 // and the notebook keeps its id and shares, with 3 new versions.
 
 // needProgram finds a real program: missing, the test is skipped locally
@@ -157,8 +157,9 @@ type jupyter struct {
 // startJupyter runs Jupyter Notebook (6.x, NotebookApp options) serving
 // dir, with its home, config, data and runtime outside the mount and its
 // working directory "/" (never on the mount: go-fuse's fork/exec
-// deadlock). The server is stopped when the test ends.
-func startJupyter(t *testing.T, dir string) *jupyter {
+// deadlock). extra are more options. The server is stopped when the test
+// ends.
+func startJupyter(t *testing.T, dir string, extra ...string) *jupyter {
 	t.Helper()
 	bin := needProgram(t, "jupyter-notebook")
 	home := t.TempDir()
@@ -170,6 +171,7 @@ func startJupyter(t *testing.T, dir string) *jupyter {
 	if os.Getuid() == 0 {
 		args = append(args, "--allow-root")
 	}
+	args = append(args, extra...)
 	logf, err := os.Create(j.out)
 	if err != nil {
 		t.Fatal(err)

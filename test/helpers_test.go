@@ -17,32 +17,53 @@ import (
 	"time"
 
 	"notebookfs/remote"
+	"notebookfs/test/corpus"
 )
 
-// corpus is the real notebooks shipped in shared/data/notebooks.
-func corpus(t *testing.T) string {
+// corpusEnv names an extra directory of notebooks (for example a folder of
+// real ones) that the tests which iterate a corpus run over as well.
+const corpusEnv = "NOTEBOOKFS_CORPUS"
+
+// generatedCorpus writes the tests' generated notebooks into a temp dir
+// and returns their paths, sorted.
+func generatedCorpus(t *testing.T) []string {
 	t.Helper()
-	for _, p := range []string{"../../shared/data/notebooks", os.Getenv("NOTEBOOKFS_CORPUS")} {
-		if p == "" {
-			continue
-		}
-		if _, err := os.Stat(p); err == nil {
-			abs, _ := filepath.Abs(p)
-			return abs
-		}
+	files, err := corpus.Write(t.TempDir(), corpus.Options{Seed: 1})
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatal("corpus of notebooks not found (../../shared/data/notebooks or $NOTEBOOKFS_CORPUS)")
-	return ""
+	return files
 }
 
-func corpusFiles(t *testing.T) []string {
+// corpusFiles lists the notebooks (*.ipynb) of dir, sorted.
+func corpusFiles(t *testing.T, dir string) []string {
 	t.Helper()
-	m, err := filepath.Glob(filepath.Join(corpus(t), "*.ipynb"))
+	m, err := filepath.Glob(filepath.Join(dir, "*.ipynb"))
 	if err != nil || len(m) == 0 {
-		t.Fatalf("no notebooks in the corpus: %v", err)
+		t.Fatalf("no notebooks in %s: %v", dir, err)
 	}
 	sort.Strings(m)
 	return m
+}
+
+// forCorpora runs f over the generated corpus, then over the notebooks of
+// $NOTEBOOKFS_CORPUS when it is set.
+func forCorpora(t *testing.T, f func(t *testing.T, files []string)) {
+	t.Run("generated", func(t *testing.T) { f(t, generatedCorpus(t)) })
+	if dir := os.Getenv(corpusEnv); dir != "" {
+		t.Run("extra", func(t *testing.T) { f(t, corpusFiles(t, dir)) })
+	}
+}
+
+// corpusNotebook writes one generated notebook of about size bytes into a
+// temp dir and returns its path.
+func corpusNotebook(t *testing.T, seed uint64, size int) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "generated.ipynb")
+	if err := os.WriteFile(p, corpus.Make(seed, size), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 // notebooks lists the user's notebooks straight from the store.

@@ -6,10 +6,11 @@ import (
 	"testing"
 )
 
-// The import rules of ARCHITECTURE.md section 1: a DAG where config and
-// remote import nothing of ours, remote/* import remote, cache imports
-// remote, fs imports cache and remote, only cmd knows everything, and only
-// fs and test import go-fuse.
+// The import rules of the layout: a DAG where config and remote import
+// nothing of ours, remote/* import remote, cache imports remote, the save
+// engine fs/save imports remote, the core fs imports cache, fs/save and
+// remote, the adapter fs/fuse imports fs, only cmd knows everything, and
+// only fs/fuse and test import go-fuse.
 func TestImportRules(t *testing.T) {
 	out, err := exec.Command("go", "list", "-deps=false", "-f", "{{.ImportPath}}:{{join .Imports \" \"}}:{{join .TestImports \" \"}}", "notebookfs/...").CombinedOutput()
 	if err != nil {
@@ -55,7 +56,7 @@ func TestImportRules(t *testing.T) {
 			rules, known = allowed["notebookfs/test"]
 		}
 		if !known {
-			t.Errorf("package %s is not in the layout of ARCHITECTURE.md section 1", pkg)
+			t.Errorf("package %s is not in the layout (add it to allowed here and to the README's Layout)", pkg)
 			continue
 		}
 		seen++

@@ -579,7 +579,10 @@ func (m *model) needsRemote(o op) bool {
 			if m.uploaded(dst) {
 				return false // a save into the target
 			}
-			return true // a new notebook is created at once
+			// Onto a free name or a new notebook not uploaded yet: a
+			// journaled save like any other; a backup's own notebook is
+			// deleted first.
+			return isBackup
 		}
 	}
 	return false
@@ -728,6 +731,7 @@ func (m *model) renamed(src, dst string) {
 	// What dst stood for before: a save into an uploaded or moved-away
 	// notebook keeps that notebook (not pending).
 	intoUploaded := dstNB && m.uploaded(dst)
+	restore := srcIsBackup && (own.orig == dst || !m.occupied(dst))
 
 	delete(m.files, src)
 	delete(m.pending, src)
@@ -757,8 +761,10 @@ func (m *model) renamed(src, dst string) {
 			m.pending[dst] = false
 		case srcNB:
 			m.pending[dst] = srcPending // a plain rename
+		case restore:
+			m.pending[dst] = false // a backup renamed back
 		default:
-			m.pending[dst] = false // a backup renamed back, or created at once
+			m.pending[dst] = m.offline // journaled as a new notebook
 		}
 	}
 }

@@ -23,8 +23,9 @@ import (
 func TestRemoteTwoUsersShare(t *testing.T) {
 	alice := mount(t, envOptions{remote: true, setup: withUsers})
 	p := alice.ns("x.ipynb")
-	run(t, "cp", filepath.Join(corpus(t), "Quickstart-vcf.ipynb"), p)
-	orig := mustRead(t, filepath.Join(corpus(t), "Quickstart-vcf.ipynb"))
+	src := corpusNotebook(t, 1, 7<<10)
+	run(t, "cp", src, p)
+	orig := mustRead(t, src)
 	if b := mustRead(t, p); !bytes.Equal(b, orig) {
 		t.Fatalf("alice reads back %d bytes, want %d", len(b), len(orig))
 	}
@@ -76,8 +77,11 @@ func jsSharedWith(t *testing.T, e *env, ns, array string) []jsShare {
 // With a fifth of requests failing (503 or a dropped connection),
 // listing and reading through the mount still succeed.
 func TestRemoteFaultsListAndRead(t *testing.T) {
+	forCorpora(t, testRemoteFaultsListAndRead)
+}
+
+func testRemoteFaultsListAndRead(t *testing.T, files []string) {
 	e := mount(t, envOptions{remote: true, faultRate: 0.2})
-	files := corpusFiles(t)
 	for _, f := range files {
 		e.put(strings.TrimSuffix(filepath.Base(f), ".ipynb"), mustRead(t, f))
 	}

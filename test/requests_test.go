@@ -89,8 +89,9 @@ func TestRemoteRequestCounts(t *testing.T) {
 }
 
 // Past the metadata TTL, reading a notebook whose version did not change
-// costs one request (the listing's revalidation, in the background) and no
-// content transfer: the cached bytes and the kernel's pages are kept.
+// costs one request (the listing's revalidation, before the open returns)
+// and no content transfer: the cached bytes and the kernel's pages are
+// kept. Within the TTL, an open costs none.
 func TestRequestsAfterTTL(t *testing.T) {
 	e := mount(t, envOptions{remote: true, ttl: 300 * time.Millisecond})
 	e.put("x", nb("unchanged"))
@@ -100,7 +101,7 @@ func TestRequestsAfterTTL(t *testing.T) {
 	if got := mustRead(t, e.ns("x.ipynb")); !bytes.Equal(got, nb("unchanged")) {
 		t.Fatalf("read %q", got)
 	}
-	e.root.Idle() // the revalidation runs in the background
+	e.root.Idle() // nothing else follows in the background
 	after, a := serverRequests(t, e.url)
 	var routes []string
 	for r, v := range a {

@@ -116,6 +116,7 @@ func testRedirectIsOneVersion(t *testing.T, o envOptions) {
 	p := e.ns("draft.ipynb")
 	for i := 1; i <= 3; i++ {
 		run(t, "bash", "-c", fmt.Sprintf("printf '%%s' '%s' > %s", nb(fmt.Sprintf("draft %d", i)), p))
+		e.settle() // saves queued together coalesce: one upload each here
 	}
 	nbk := e.notebook("draft")
 	vs := e.versions(nbk.ID)

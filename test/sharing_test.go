@@ -54,7 +54,7 @@ func mustTool(t *testing.T, name string, args ...string) string {
 	return out
 }
 
-// The story: alice shares with bob for reading, then writing, then
+// The sharing story: alice shares with bob for reading, then writing, then
 // unshares; bob sees exactly what he may do.
 func TestShareWithUserReadWriteUnshare(t *testing.T) {
 	forBackends(t, testShareWithUserReadWriteUnshare)

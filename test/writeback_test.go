@@ -228,7 +228,7 @@ func TestConflictOverwrite(t *testing.T) {
 	}
 }
 
-// The soak of the issue: against a server failing 30% of requests with
+// The soak: against a server failing 30% of requests with
 // 20 ms of latency, 4 writers save 20 notebooks 500 times in all; every
 // notebook ends with its last save, each save reads back at once, and no
 // syscall takes longer than the call deadline.

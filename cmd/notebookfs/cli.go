@@ -7,7 +7,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -18,12 +17,13 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/sirupsen/logrus"
+	"github.com/spf13/pflag"
 
 	"notebookfs/config"
 	"notebookfs/remote"
 )
 
-// Exit codes of every command, documented in --help and README-cli.md.
+// Exit codes of every command, documented in --help and the README.
 const (
 	exitOK         = 0
 	exitError      = 1
@@ -63,7 +63,7 @@ type common struct {
 
 // register adds the common flags to set. withBackend adds the backend ones
 // (--remote, --store, --call-timeout).
-func (c *common) register(set *flag.FlagSet, withBackend bool) {
+func (c *common) register(set *pflag.FlagSet, withBackend bool) {
 	if withBackend {
 		cfg := config.Default()
 		set.StringVar(&c.remoteURL, "remote", "", "TileDB Cloud (or notebookfs serve) URL; token from TILEDB_REST_TOKEN or ~/.tiledb/cloud.json")
@@ -118,43 +118,6 @@ func (c *common) open(ctx context.Context, log *logrus.Entry) (*backend, error) 
 		}
 	}
 	return openBackend(ctx, cfg, c.remoteURL, log)
-}
-
-// parseCommand parses args for a verb: flags anywhere, then checks the
-// number of positionals. A -h prints the usage and returns errHelpShown.
-func parseCommand(set *flag.FlagSet, args []string, minPos, maxPos int) ([]string, error) {
-	pos, err := parseInterspersed(set, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil, errHelpShown
-		}
-		return nil, usageError{err.Error()}
-	}
-	if len(pos) < minPos || (maxPos >= 0 && len(pos) > maxPos) {
-		set.Usage()
-		switch {
-		case len(pos) < minPos:
-			return nil, usageError{"missing arguments"}
-		default:
-			return nil, usageError{fmt.Sprintf("unexpected argument %q", pos[maxPos])}
-		}
-	}
-	return pos, nil
-}
-
-// errHelpShown ends a command after -h: exit 0, nothing more printed.
-var errHelpShown = errors.New("help shown")
-
-// newFlagSet is a flag set whose usage prints text then the flags.
-func newFlagSet(name, text string) *flag.FlagSet {
-	set := flag.NewFlagSet(name, flag.ContinueOnError)
-	set.Usage = func() {
-		fmt.Fprint(set.Output(), text)
-		fmt.Fprint(set.Output(), "\nFlags:\n")
-		set.PrintDefaults()
-		fmt.Fprint(set.Output(), "\n"+exitCodesHelp)
-	}
-	return set
 }
 
 // commandContext is cancelled by SIGINT or SIGTERM.

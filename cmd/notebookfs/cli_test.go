@@ -2,12 +2,14 @@ package main
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"notebookfs/remote"
 )
@@ -61,7 +63,7 @@ func TestParseTime(t *testing.T) {
 }
 
 func TestApplyMountOptions(t *testing.T) {
-	set := flag.NewFlagSet("mount", flag.ContinueOnError)
+	set := pflag.NewFlagSet("mount", pflag.ContinueOnError)
 	ro := set.Bool("read-only", false, "")
 	ao := set.Bool("allow-other", false, "")
 	size := set.String("cache-size", "1", "")
@@ -111,4 +113,61 @@ func TestMountSource(t *testing.T) {
 	if got := unescapeMountinfo(`/tmp/x\04`); got != `/tmp/x\04` {
 		t.Errorf("short escape: %q", got)
 	}
+}
+
+// The old command lines still parse: Go-style single-dash long flags, and
+// mount.fuse3's "notebookfs SOURCE MOUNTPOINT -o OPTIONS".
+func TestCompatArgs(t *testing.T) {
+	root := newRootCommand()
+	for _, c := range []struct{ in, want string }{
+		{"mount -metadata-ttl 1s -read-only /mnt -o ro", "mount --metadata-ttl 1s --read-only /mnt -o ro"},
+		{"mount -cache-size=64M /mnt", "mount --cache-size=64M /mnt"},
+		{"notebookfs /mnt -o rw,metadata_ttl=5s", "mount notebookfs /mnt -o rw,metadata_ttl=5s"},
+		{"https://api.tiledb.com /mnt -o ro", "mount https://api.tiledb.com /mnt -o ro"},
+		{"user add -data /d -org acme:owner alice", "user add --data /d --org acme:owner alice"},
+		{"upload - tiledb://a/b -overwrite", "upload - tiledb://a/b --overwrite"},
+		{"ls -json -help", "ls --json --help"},
+		{"ls -h -bogus", "ls -h -bogus"},                                         // unknown: pflag refuses it
+		{"download --at -json tiledb://a/b", "download --at -json tiledb://a/b"}, // a value stays
+		{"ls -- -json", "ls -- -json"},
+		{"notebookfs", "notebookfs"},
+		{"__complete mount -cache", "__complete mount -cache"},
+	} {
+		if got := strings.Join(compatArgs(root, strings.Fields(c.in)), " "); got != c.want {
+			t.Errorf("compatArgs(%s) = %s, want %s", c.in, got, c.want)
+		}
+	}
+}
+
+// Help shows GNU-style long flags, and every verb has a summary, an
+// example and the exit codes.
+func TestHelpGNUFlags(t *testing.T) {
+	root := newRootCommand()
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		for _, sub := range c.Commands() {
+			if !sub.IsAvailableCommand() {
+				continue
+			}
+			walk(sub)
+			if sub.HasAvailableSubCommands() {
+				continue
+			}
+			if sub.Short == "" || sub.Example == "" {
+				t.Errorf("%s: no summary or example", sub.CommandPath())
+			}
+			sub.InitDefaultHelpFlag()
+			help := sub.UsageString()
+			if !strings.HasPrefix(help, "Usage: "+sub.CommandPath()) || !strings.Contains(help, "Exit codes: ") ||
+				!strings.Contains(help, "  -h, --help") {
+				t.Errorf("%s help:\n%s", sub.CommandPath(), help)
+			}
+			sub.Flags().VisitAll(func(f *pflag.Flag) {
+				if !strings.Contains(help, "--"+f.Name) {
+					t.Errorf("%s help does not show --%s", sub.CommandPath(), f.Name)
+				}
+			})
+		}
+	}
+	walk(root)
 }

@@ -1,114 +1,130 @@
 package main
 
+// Shell completion: cobra writes the bash, zsh and fish scripts, which ask
+// the binary itself ("notebookfs __complete ...") for the candidates; these
+// functions supply the ones flags and arguments have.
+
 import (
-	"fmt"
 	"os"
+	"slices"
 	"strings"
+
+	"github.com/spf13/cobra"
 )
 
-// completionFlags lists each command's flags for shell completion.
-var completionFlags = map[string]string{
-	"mount":       "--metrics-addr --prefetch-bytes --remote --store --cache-dir --cache-size --metadata-ttl --call-timeout --read-only --allow-other --daemon --on-conflict --flush-timeout --disk-cache-size -o --log-level --log-format --fuse-debug",
-	"status":      "--json",
-	"unmount":     "",
-	"upload":      "--storage-path --storage-credential --overwrite",
-	"download":    "--at",
-	"ls":          "",
-	"versions":    "",
-	"rename":      "",
-	"rm":          "",
-	"share":       "--actions",
-	"unshare":     "",
-	"shared-with": "",
-	"login":       "--host --token-file --username --password-stdin --no-verify-ssl --no-check --json --log-level --log-format",
-	"logout":      "--json --log-level --log-format",
-	"whoami":      "",
-	"doctor":      "--cache-dir",
-	"completion":  "",
-	"serve":       "--listen --data --allow-remote --fault-rate --latency --seed --log-level --log-format",
-	"user":        "--data --org",
-}
-
-// verbFlags are the flags every backend verb takes.
-const verbFlags = "--remote --store --call-timeout --json --log-level --log-format"
-
-const bashCompletion = `# bash completion for notebookfs; load with: source <(notebookfs completion bash)
-_notebookfs() {
-    local cur prev cmd
-    cur="${COMP_WORDS[COMP_CWORD]}"
-    prev="${COMP_WORDS[COMP_CWORD-1]}"
-    cmd="${COMP_WORDS[1]}"
-    if [[ ${COMP_CWORD} -eq 1 ]]; then
-        COMPREPLY=( $(compgen -W "%s help" -- "$cur") )
-        return
-    fi
-    case "$prev" in
-        --store|--cache-dir|--data|--token-file)
-            COMPREPLY=( $(compgen -d -- "$cur") $(compgen -f -- "$cur") ); return ;;
-        --log-level|log_level)
-            COMPREPLY=( $(compgen -W "trace debug info warn error" -- "$cur") ); return ;;
-        --log-format)
-            COMPREPLY=( $(compgen -W "text json" -- "$cur") ); return ;;
-        --actions)
-            COMPREPLY=( $(compgen -W "read read,write" -- "$cur") ); return ;;
-        -o)
-            COMPREPLY=( $(compgen -W "ro rw allow_other cache_size= metadata_ttl= call_timeout= cache_dir= remote= store= log_level= log_format= debug" -- "$cur") ); return ;;
-    esac
-    local flags=""
-    case "$cmd" in
-%s    esac
-    if [[ "$cur" == -* ]]; then
-        COMPREPLY=( $(compgen -W "$flags --help" -- "$cur") )
-        return
-    fi
-    case "$cmd" in
-        ls) COMPREPLY=( $(compgen -W "owned shared public" -- "$cur") ) ;;
-        completion) COMPREPLY=( $(compgen -W "bash" -- "$cur") ) ;;
-        user) COMPREPLY=( $(compgen -W "add token" -- "$cur") ) ;;
-        help) COMPREPLY=( $(compgen -W "%s" -- "$cur") ) ;;
-        download|versions|rename|rm|share|unshare|shared-with)
-            if [[ "$cur" == t* || -z "$cur" ]]; then COMPREPLY=( $(compgen -W "tiledb://" -- "$cur") ); compopt -o nospace 2>/dev/null; fi
-            COMPREPLY+=( $(compgen -f -- "$cur") ) ;;
-        mount|unmount|umount) COMPREPLY=( $(compgen -d -- "$cur") ) ;;
-        *) COMPREPLY=( $(compgen -f -- "$cur") ) ;;
-    esac
-}
-complete -F _notebookfs notebookfs
-`
-
-func runCompletion(args []string) error {
-	set := newFlagSet("completion", `Usage: notebookfs completion bash
-
-Prints a bash completion script for notebookfs.
-
-Example:
+func completionCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "completion bash|zsh|fish",
+		Short: "print a bash, zsh or fish completion script",
+		Long: `Prints the completion script of a shell. It completes commands, flags,
+-o options, log levels, directories and tiledb:// URIs; bash needs the
+bash-completion package.`,
+		Example: `  # bash
   notebookfs completion bash > ~/.local/share/bash-completion/completions/notebookfs
-  source <(notebookfs completion bash)
-`)
-	pos, err := parseCommand(set, args, 1, 1)
-	if err != nil {
-		return err
+  source <(notebookfs completion bash)   # this shell only
+  # zsh (the macOS default): a directory on $fpath, then a new shell
+  notebookfs completion zsh > "${fpath[1]}/_notebookfs"
+  # fish
+  notebookfs completion fish > ~/.config/fish/completions/notebookfs.fish`,
+		ValidArgs: []string{"bash", "zsh", "fish"},
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return usageError{"want one shell: bash, zsh or fish"}
+			}
+			if !slices.Contains(cmd.ValidArgs, args[0]) {
+				return usageError{"shell " + args[0] + ": want bash, zsh or fish"}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			root := cmd.Root()
+			switch args[0] {
+			case "bash":
+				return root.GenBashCompletionV2(os.Stdout, true)
+			case "zsh":
+				return root.GenZshCompletion(os.Stdout)
+			}
+			return root.GenFishCompletion(os.Stdout, true)
+		},
 	}
-	if pos[0] != "bash" {
-		return usageError{fmt.Sprintf("shell %q: only bash is supported", pos[0])}
-	}
-	names := commandNames()
-	var cases strings.Builder
-	for _, n := range names {
-		flags := completionFlags[n]
-		switch n {
-		case "upload", "download", "ls", "versions", "rename", "rm", "share", "unshare", "shared-with", "whoami", "doctor":
-			flags = strings.TrimSpace(flags + " " + verbFlags)
-		}
-		fmt.Fprintf(&cases, "        %s) flags=%q ;;\n", n, flags)
-	}
-	list := strings.Join(names, " ")
-	_, err = fmt.Fprintf(os.Stdout, bashCompletion, list, cases.String(), list)
-	return err
 }
 
-// commandNames is every command, in the order of the usage text.
-func commandNames() []string {
-	return []string{"mount", "unmount", "upload", "download", "ls", "versions", "rename", "rm", "share", "unshare",
-		"shared-with", "login", "logout", "whoami", "doctor", "status", "completion", "serve", "user"}
+// mountOptionNames are the -o options offered (those taking a value end
+// in "=").
+func mountOptionNames() []string {
+	names := []string{"daemon", "foreground"}
+	for name, m := range mountOptionFlags {
+		if m.value == "" {
+			name += "="
+		}
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// fixed completes with a fixed list.
+func fixed(words ...string) cobra.CompletionFunc {
+	return cobra.FixedCompletions(words, cobra.ShellCompDirectiveNoFileComp)
+}
+
+// completeCommon registers the completions of the flags cmd has among the
+// shared ones.
+func completeCommon(cmd *cobra.Command) {
+	dirs := func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return nil, cobra.ShellCompDirectiveFilterDirs
+	}
+	comps := map[string]cobra.CompletionFunc{
+		"log-level":   fixed("trace", "debug", "info", "warn", "error"),
+		"log-format":  fixed("text", "json"),
+		"store":       dirs,
+		"cache-dir":   dirs,
+		"data":        dirs,
+		"actions":     fixed("read", "read,write"),
+		"on-conflict": fixed("copy", "overwrite"),
+		"options": func(_ *cobra.Command, _ []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+			// -o ro,cache_size=: complete the last of the list.
+			done := ""
+			if i := strings.LastIndex(toComplete, ","); i >= 0 {
+				done = toComplete[:i+1]
+			}
+			var out []string
+			for _, n := range mountOptionNames() {
+				out = append(out, done+n)
+			}
+			return out, cobra.ShellCompDirectiveNoSpace | cobra.ShellCompDirectiveNoFileComp
+		},
+	}
+	for name, f := range comps {
+		if cmd.Flags().Lookup(name) != nil {
+			cmd.RegisterFlagCompletionFunc(name, f)
+		}
+	}
+}
+
+// uriArg completes positional argument i, a notebook URI, with
+// "tiledb://"; the others are files.
+func uriArg(i int) cobra.CompletionFunc {
+	return func(_ *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		if len(args) != i {
+			return nil, cobra.ShellCompDirectiveDefault
+		}
+		if strings.HasPrefix("tiledb://", toComplete) {
+			return []string{"tiledb://"}, cobra.ShellCompDirectiveNoSpace | cobra.ShellCompDirectiveNoFileComp
+		}
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
+// categoryArg completes ls's first argument with the categories.
+func categoryArg(_ *cobra.Command, args []string, _ string) ([]string, cobra.ShellCompDirective) {
+	if len(args) > 0 {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	return []string{"owned", "shared", "public"}, cobra.ShellCompDirectiveNoFileComp
+}
+
+// completeDirs offers directories (mount points).
+func completeDirs(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+	return nil, cobra.ShellCompDirectiveFilterDirs
 }

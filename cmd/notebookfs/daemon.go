@@ -4,8 +4,6 @@ package main
 // SOURCE argument of an fstab line, and --daemon.
 
 import (
-	"bufio"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -15,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/spf13/pflag"
 )
 
 // daemonEnv marks the re-executed child of --daemon, which then runs in
@@ -36,6 +36,8 @@ type optsFlag []string
 
 func (o *optsFlag) String() string { return strings.Join(*o, ",") }
 
+func (o *optsFlag) Type() string { return "options" }
+
 func (o *optsFlag) Set(v string) error {
 	for _, opt := range strings.Split(v, ",") {
 		if opt = strings.TrimSpace(opt); opt != "" {
@@ -48,21 +50,23 @@ func (o *optsFlag) Set(v string) error {
 // mountOptionFlags maps -o NAME[=VALUE] to a flag of mount; a value in
 // the map is the flag's value for an option without one.
 var mountOptionFlags = map[string]struct{ flag, value string }{
-	"ro":              {"read-only", "true"},
-	"rw":              {"read-only", "false"},
-	"allow_other":     {"allow-other", "true"},
-	"cache_size":      {"cache-size", ""},
-	"metadata_ttl":    {"metadata-ttl", ""},
-	"call_timeout":    {"call-timeout", ""},
-	"cache_dir":       {"cache-dir", ""},
-	"remote":          {"remote", ""},
-	"store":           {"store", ""},
-	"log_level":       {"log-level", ""},
-	"log_format":      {"log-format", ""},
-	"debug":           {"fuse-debug", "true"},
-	"on_conflict":     {"on-conflict", ""},
-	"disk_cache_size": {"disk-cache-size", ""},
-	"flush_timeout":   {"flush-timeout", ""},
+	"ro":                {"read-only", "true"},
+	"rw":                {"read-only", "false"},
+	"allow_other":       {"allow-other", "true"},
+	"allow_others_read": {"allow-others-read", "true"},
+	"cache_size":        {"cache-size", ""},
+	"metadata_ttl":      {"metadata-ttl", ""},
+	"poll_interval":     {"poll-interval", ""},
+	"call_timeout":      {"call-timeout", ""},
+	"cache_dir":         {"cache-dir", ""},
+	"remote":            {"remote", ""},
+	"store":             {"store", ""},
+	"log_level":         {"log-level", ""},
+	"log_format":        {"log-format", ""},
+	"debug":             {"fuse-debug", "true"},
+	"on_conflict":       {"on-conflict", ""},
+	"disk_cache_size":   {"disk-cache-size", ""},
+	"flush_timeout":     {"flush-timeout", ""},
 }
 
 // genericMountOptions are mount(8)'s own options, which a FUSE daemon
@@ -78,7 +82,7 @@ var genericMountOptions = map[string]bool{
 // applyMountOptions sets the flags the -o options name. Unknown options
 // are ignored with a warning on warn, so fstab lines with other options
 // still mount. It reports whether -o daemon or -o foreground was given.
-func applyMountOptions(set *flag.FlagSet, opts []string, warn io.Writer) (daemon, foreground bool, err error) {
+func applyMountOptions(set *pflag.FlagSet, opts []string, warn io.Writer) (daemon, foreground bool, err error) {
 	for _, opt := range opts {
 		name, value, hasValue := strings.Cut(opt, "=")
 		switch {
@@ -107,23 +111,6 @@ func applyMountOptions(set *flag.FlagSet, opts []string, warn io.Writer) (daemon
 		}
 	}
 	return daemon, foreground, nil
-}
-
-// isMountpoint reports whether dir is a mount point in
-// /proc/self/mountinfo.
-func isMountpoint(dir string) bool {
-	f, err := os.Open("/proc/self/mountinfo")
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if fields := strings.Fields(sc.Text()); len(fields) > 4 && unescapeMountinfo(fields[4]) == dir {
-			return true
-		}
-	}
-	return false
 }
 
 // unescapeMountinfo undoes mountinfo's octal escapes (\040 for a space).

@@ -10,11 +10,12 @@ import (
 	"io/fs"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
+	"regexp"
 	"time"
 
 	"github.com/sirupsen/logrus"
+	"github.com/spf13/cobra"
 
 	"notebookfs/config"
 	"notebookfs/remote"
@@ -31,11 +32,15 @@ const maxClockSkew = time.Minute
 type check struct {
 	Name   string `json:"name"`
 	OK     bool   `json:"ok"`
+	Warn   bool   `json:"warn,omitempty"` // passes, but weakens security: said on its own line
 	Detail string `json:"detail"`
 	Fix    string `json:"fix,omitempty"`
 }
 
 func (c check) String() string {
+	if c.OK && c.Warn {
+		return fmt.Sprintf("WARN  %s: %s. Fix: %s", c.Name, c.Detail, c.Fix)
+	}
 	if c.OK {
 		return fmt.Sprintf("OK    %s: %s", c.Name, c.Detail)
 	}
@@ -79,6 +84,52 @@ func checkFusermount(lookPath func(string) (string, error)) check {
 		}
 	}
 	return fail(name, "neither fusermount3 nor fusermount is on PATH", "install fuse3: sudo apt-get install fuse3")
+}
+
+// macFUSE's mount helper, which go-fuse runs, and its bundle; osxfuse is
+// its name before version 4.
+const (
+	macFUSEBundle  = "Library/Filesystems/macfuse.fs"
+	macFUSEHelper  = macFUSEBundle + "/Contents/Resources/mount_macfuse"
+	osxFUSEBundle  = "Library/Filesystems/osxfuse.fs"
+	osxFUSEHelper  = osxFUSEBundle + "/Contents/Resources/mount_osxfuse"
+	fuseTLibrary   = "usr/local/lib/libfuse-t.dylib"
+	macFUSEInstall = "install macFUSE: brew install --cask macfuse, then allow its system extension in System Settings > Privacy & Security and restart"
+)
+
+// checkMacFUSE checks that macFUSE's mount helper is installed under root
+// ("/" but in tests).
+func checkMacFUSE(root string) check {
+	const name = "macFUSE"
+	at := func(p string) string { return filepath.Join(root, p) }
+	if _, err := os.Stat(at(macFUSEHelper)); err == nil {
+		detail := "found " + at(macFUSEBundle)
+		if v := bundleVersion(at(macFUSEBundle)); v != "" {
+			detail = "macFUSE " + v + " in " + at(macFUSEBundle)
+		}
+		return pass(name, detail)
+	}
+	if _, err := os.Stat(at(osxFUSEHelper)); err == nil {
+		return pass(name, "found the older osxfuse in "+at(osxFUSEBundle)+" (macFUSE 4 or later is current)")
+	}
+	if _, err := os.Stat(at(fuseTLibrary)); err == nil {
+		return fail(name, "FUSE-T is installed, but not macFUSE: notebookfs speaks macFUSE's kernel protocol, which FUSE-T does not offer", macFUSEInstall)
+	}
+	return fail(name, "macFUSE is not installed (no "+at(macFUSEHelper)+")", macFUSEInstall)
+}
+
+// bundleVersion is CFBundleShortVersionString of a bundle's Info.plist
+// (an XML plist), or "".
+func bundleVersion(bundle string) string {
+	b, err := os.ReadFile(filepath.Join(bundle, "Contents", "Info.plist"))
+	if err != nil {
+		return ""
+	}
+	m := regexp.MustCompile(`<key>CFBundleShortVersionString</key>\s*<string>([^<]{1,32})</string>`).FindSubmatch(b)
+	if m == nil {
+		return ""
+	}
+	return string(m[1])
 }
 
 // checkCacheDir checks that dir exists (or can be made) and is writable.
@@ -155,6 +206,17 @@ func sourceName(c config.Credentials) string {
 	return c.Source
 }
 
+// checkTLS warns when certificate verification is off: the mount then
+// trusts whoever answers, and sends the token to them.
+func checkTLS(creds config.Credentials) (check, bool) {
+	if creds.VerifySSL {
+		return check{}, false
+	}
+	return check{Name: "tls", OK: true, Warn: true,
+		Detail: "certificate verification is off (verify_ssl false in the login file, or TILEDB_REST_IGNORE_SSL_VALIDATION): anyone on the network path can pose as " + creds.Host + " and read the token",
+		Fix:    "unset TILEDB_REST_IGNORE_SSL_VALIDATION and log in again without --no-verify-ssl; for a private CA set TILEDB_SSL_CA_FILE"}, true
+}
+
 // checkClock compares the local clock with the server's Date header.
 func checkClock(ctx context.Context, creds config.Credentials, now func() time.Time) check {
 	const name = "clock"
@@ -191,26 +253,30 @@ func checkClock(ctx context.Context, creds config.Credentials, now func() time.T
 	return pass(name, fmt.Sprintf("within %v of %s", skew.Round(time.Second)+time.Second, creds.Host))
 }
 
-func runDoctor(args []string) error {
+func doctorCommand() *cobra.Command {
 	var c common
 	cfg := config.Default()
-	set := newFlagSet("doctor", `Usage: notebookfs doctor [flags]
-
-Checks what a mount needs: the fuse device, fusermount3, the credentials
-(login file permissions, and that the backend answers who I am within 10 s),
-the clock against the server's (when remote), and that the cache directory
-is writable. Prints one line per check, OK or FAIL with a fix; exits 1 if
-any check fails.
-
-Examples:
-  notebookfs doctor
-  notebookfs doctor --remote https://api.tiledb.com --json
-`+backendHelp)
-	c.register(set, true)
-	set.StringVar(&cfg.CacheDir, "cache-dir", cfg.CacheDir, "cache directory to check")
-	if _, err := parseCommand(set, args, 0, 0); err != nil {
-		return err
+	cmd := &cobra.Command{
+		Use:   "doctor [flags]",
+		Short: "check FUSE, credentials, clock and cache dir",
+		Long: `Checks what a mount needs: on Linux the fuse device and fusermount3, on
+macOS macFUSE; the credentials (login file permissions, and that the
+backend answers who I am within 10 s), the clock against the server's
+(when remote), and that the cache directory is writable. Prints one line
+per check, OK or FAIL with a fix; exits 1 if any check fails.
+` + backendHelp,
+		Example: `  notebookfs doctor
+  notebookfs doctor --remote https://api.tiledb.com --json`,
+		Args: positionals(0, 0),
 	}
+	c.register(cmd.Flags(), true)
+	cmd.Flags().StringVar(&cfg.CacheDir, "cache-dir", cfg.CacheDir, "cache directory to check")
+	completeCommon(cmd)
+	cmd.RunE = func(*cobra.Command, []string) error { return runDoctor(&c, cfg) }
+	return cmd
+}
+
+func runDoctor(c *common, cfg config.Config) error {
 	log, err := c.logger()
 	if err != nil {
 		return err
@@ -221,10 +287,13 @@ Examples:
 	}
 	ctx, cancel := commandContext()
 	defer cancel()
-	checks := []check{checkFuseDevice("/dev/fuse"), checkFusermount(exec.LookPath)}
-	cred, creds := checkBackend(ctx, &c, log)
+	checks := fuseChecks()
+	cred, creds := checkBackend(ctx, c, log)
 	checks = append(checks, cred)
 	if creds != nil {
+		if ch, ok := checkTLS(*creds); ok {
+			checks = append(checks, ch)
+		}
 		checks = append(checks, checkClock(ctx, *creds, time.Now))
 	}
 	checks = append(checks, checkCacheDir(filepath.Clean(cfg.CacheDir)))

@@ -20,7 +20,8 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"notebookfs/config"
 	"notebookfs/remote"
@@ -30,11 +31,13 @@ import (
 // loginTimeout bounds the session call and the check of new credentials.
 const loginTimeout = 10 * time.Second
 
-func runLogin(args []string) error {
+func loginCommand() *cobra.Command {
 	var c common
-	set := newFlagSet("login", `Usage: notebookfs login [--host URL] [--token-file FILE | --username USER --password-stdin]
-
-Logs in to TileDB Cloud (or a 'notebookfs serve') and writes
+	cmd := &cobra.Command{
+		DisableFlagsInUseLine: true,
+		Use:                   "login [--host URL] [--token-file FILE | --username USER --password-stdin]",
+		Short:                 "log in to TileDB Cloud: write ~/.tiledb/cloud.json",
+		Long: `Logs in to TileDB Cloud (or a 'notebookfs serve') and writes
 ~/.tiledb/cloud.json (mode 0600) exactly as TileDB's Python client does, so
 both tools share one login. The token is read from --token-file (- for
 stdin) or, without it, from stdin (a prompt without echo on a terminal):
@@ -42,13 +45,13 @@ never from the command line. With --username, the password is read from
 stdin and exchanged for a 30-day token (GET /v1/session?remember_me=true);
 a server without sessions gets the username and password stored instead
 (the Python client's no_session mode). The credentials are checked with a
-call to /v1/user before anything is written (--no-check skips it).
-
-Examples:
-  notebookfs login --token-file ~/tiledb.token
+call to /v1/user before anything is written (--no-check skips it).`,
+		Example: `  notebookfs login --token-file ~/tiledb.token
   pass show tiledb | notebookfs login --username alice --password-stdin
-  notebookfs login --host http://127.0.0.1:8181 --token-file - < alice.token
-`)
+  notebookfs login --host http://127.0.0.1:8181 --token-file - < alice.token`,
+		Args: positionals(0, 0),
+	}
+	set := cmd.Flags()
 	c.register(set, false)
 	host := set.String("host", "", "API host (default: TILEDB_REST_HOST, else the login file's, else "+config.DefaultHost+")")
 	tokenFile := set.String("token-file", "", "read the API token from `FILE` (- for stdin)")
@@ -56,26 +59,31 @@ Examples:
 	passwordStdin := set.Bool("password-stdin", false, "read the password from stdin (with --username)")
 	noVerify := set.Bool("no-verify-ssl", false, "do not verify the server's TLS certificate (stored as verify_ssl: false)")
 	noCheck := set.Bool("no-check", false, "write the login file without checking the credentials against the server")
-	if _, err := parseCommand(set, args, 0, 0); err != nil {
-		return err
+	completeCommon(cmd)
+	cmd.RunE = func(*cobra.Command, []string) error {
+		return runLogin(&c, *host, *tokenFile, *username, *passwordStdin, *noVerify, *noCheck)
 	}
+	return cmd
+}
+
+func runLogin(c *common, host, tokenFile, username string, passwordStdin, noVerify, noCheck bool) error {
 	if _, err := c.logger(); err != nil {
 		return err
 	}
-	if *username != "" && *tokenFile != "" {
+	if username != "" && tokenFile != "" {
 		return usageError{"--token-file and --username exclude each other"}
 	}
-	if *passwordStdin && *username == "" {
+	if passwordStdin && username == "" {
 		return usageError{"--password-stdin needs --username"}
 	}
-	if *username != "" && !*passwordStdin && !isTerminal(os.Stdin) {
+	if username != "" && !passwordStdin && !isTerminal(os.Stdin) {
 		return usageError{"--username needs --password-stdin (or a terminal to prompt on)"}
 	}
 	home, err := os.UserHomeDir()
 	if err != nil {
 		return err
 	}
-	h := *host
+	h := host
 	if h == "" {
 		h = os.Getenv("TILEDB_REST_HOST")
 	}
@@ -93,34 +101,34 @@ Examples:
 	if err := checkHostURL(h); err != nil {
 		return usageError{err.Error()}
 	}
-	creds := config.Credentials{Host: strings.TrimRight(h, "/"), VerifySSL: !*noVerify, CAFile: os.Getenv("TILEDB_SSL_CA_FILE")}
+	creds := config.Credentials{Host: strings.TrimRight(h, "/"), VerifySSL: !noVerify, CAFile: os.Getenv("TILEDB_SSL_CA_FILE")}
 
 	ctx, cancel := context.WithTimeout(context.Background(), loginTimeout)
 	defer cancel()
-	if *username != "" {
+	if username != "" {
 		password, err := readSecret(os.Stdin, "Password: ")
 		if err != nil {
 			return err
 		}
-		token, err := sessionToken(ctx, creds, *username, password)
+		token, err := sessionToken(ctx, creds, username, password)
 		switch {
 		case err == nil:
 			creds.Token = token
 		case errors.Is(err, errNoSessions):
 			fmt.Fprintf(os.Stderr, "notebookfs: %s has no session endpoint; storing the username and password in the login file (mode 0600), as TileDB's client does with no_session=True\n", creds.Host)
-			creds.Username, creds.Password = *username, password
+			creds.Username, creds.Password = username, password
 		default:
 			return err
 		}
 	} else {
 		in, name := io.Reader(os.Stdin), "stdin"
-		if *tokenFile != "" && *tokenFile != "-" {
-			f, err := os.Open(*tokenFile)
+		if tokenFile != "" && tokenFile != "-" {
+			f, err := os.Open(tokenFile)
 			if err != nil {
 				return err
 			}
 			defer f.Close()
-			in, name = f, *tokenFile
+			in, name = f, tokenFile
 		}
 		tok, err := readSecret(in, "API token: ")
 		if err != nil {
@@ -130,7 +138,7 @@ Examples:
 	}
 
 	user := ""
-	if !*noCheck {
+	if !noCheck {
 		cl, err := cloud.New(cloud.Options{Host: creds.Host, Token: creds.Token, Username: creds.Username, Password: creds.Password,
 			InsecureSkipVerify: !creds.VerifySSL, CAFile: creds.CAFile, CallTimeout: loginTimeout, MaxRetries: 1})
 		if err != nil {
@@ -184,20 +192,23 @@ func checkHostURL(h string) error {
 func readSecret(in io.Reader, prompt string) (string, error) {
 	if f, ok := in.(*os.File); ok && isTerminal(f) {
 		fmt.Fprint(os.Stderr, prompt)
-		if old, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS); err == nil {
-			noEcho := *old
-			noEcho.Lflag &^= unix.ECHO
-			unix.IoctlSetTermios(int(f.Fd()), unix.TCSETS, &noEcho)
-			defer func() {
-				unix.IoctlSetTermios(int(f.Fd()), unix.TCSETS, old)
-				fmt.Fprintln(os.Stderr)
-			}()
+		// x/term knows each platform's termios calls (TCGETS on Linux,
+		// TIOCGETA on macOS).
+		b, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(os.Stderr)
+		if err == nil {
+			return secretLine(string(b))
 		}
 	}
 	line, err := bufio.NewReader(io.LimitReader(in, 64<<10)).ReadString('\n')
 	if err != nil && !errors.Is(err, io.EOF) {
 		return "", err
 	}
+	return secretLine(line)
+}
+
+// secretLine is a secret without surrounding space; empty is an error.
+func secretLine(line string) (string, error) {
 	s := strings.TrimSpace(line)
 	if s == "" {
 		return "", usageError{"empty secret: nothing read"}
@@ -269,20 +280,23 @@ func httpClient(creds config.Credentials) (*http.Client, error) {
 	}, nil
 }
 
-func runLogout(args []string) error {
+func logoutCommand() *cobra.Command {
 	var c common
-	set := newFlagSet("logout", `Usage: notebookfs logout
-
-Removes the login file ~/.tiledb/cloud.json (TileDB's Python client then
-is logged out too). Not being logged in is not an error.
-
-Example:
-  notebookfs logout
-`)
-	c.register(set, false)
-	if _, err := parseCommand(set, args, 0, 0); err != nil {
-		return err
+	cmd := &cobra.Command{
+		Use:   "logout",
+		Short: "log out: remove ~/.tiledb/cloud.json",
+		Long: `Removes the login file ~/.tiledb/cloud.json (TileDB's Python client then
+is logged out too). Not being logged in is not an error.`,
+		Example: "  notebookfs logout",
+		Args:    positionals(0, 0),
+		RunE:    func(*cobra.Command, []string) error { return runLogout(&c) },
 	}
+	c.register(cmd.Flags(), false)
+	completeCommon(cmd)
+	return cmd
+}
+
+func runLogout(c *common) error {
 	home, err := os.UserHomeDir()
 	if err != nil {
 		return err
@@ -307,16 +321,16 @@ Example:
 	return nil
 }
 
-func runWhoami(args []string) error {
-	return verbBackend("whoami", `Usage: notebookfs whoami [flags]
-
-Prints who the backend says I am, and my organizations with my role in
-each, then the backend (host or embedded store).
-
-Examples:
-  notebookfs whoami
-  notebookfs whoami --json --remote http://127.0.0.1:8181
-`, args, 0, 0, nil, whoami)
+func whoamiCommand() *cobra.Command {
+	return verbBackend(&cobra.Command{
+		Use:   "whoami [flags]",
+		Short: "who the backend says I am",
+		Long: `Prints who the backend says I am, and my organizations with my role in
+each, then the backend (host or embedded store).`,
+		Example: `  notebookfs whoami
+  notebookfs whoami --json --remote http://127.0.0.1:8181`,
+		Args: positionals(0, 0),
+	}, nil, whoami)
 }
 
 func whoami(ctx context.Context, c *common, be *backend, _ []string) error {

@@ -7,17 +7,17 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/term"
 )
 
 // progressThreshold is the transfer size above which a progress bar is
 // shown (on a terminal only).
 const progressThreshold = 4 << 20
 
-// isTerminal reports whether f is a character device (a tty).
-func isTerminal(f *os.File) bool {
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
-}
+// isTerminal reports whether f is a terminal (not merely a character
+// device such as /dev/null).
+func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
 
 // progress counts bytes through a reader and draws a bar on out.
 type progress struct {

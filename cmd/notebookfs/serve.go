@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	stdlog "log"
 	"net"
@@ -14,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
+	"github.com/spf13/cobra"
 
 	"notebookfs/remote/local"
 	"notebookfs/remote/server"
@@ -22,25 +21,20 @@ import (
 // shutdownGrace is how long in-flight requests get after SIGINT/SIGTERM.
 const shutdownGrace = 10 * time.Second
 
-func runServe(args []string) error {
-	set := flag.NewFlagSet("serve", flag.ContinueOnError)
-	set.Usage = func() {
-		fmt.Fprint(set.Output(), `Usage: notebookfs serve --data DIR [flags]
-
-Serves the TileDB Cloud REST API subset over the local store in DIR, for
+func serveCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "serve --data DIR [flags]",
+		Short: "serve the TileDB Cloud API over a local store (for tests)",
+		Long: `Serves the TileDB Cloud REST API subset over the local store in DIR, for
 the users made with 'notebookfs user add'. Runs until SIGINT or SIGTERM.
 Prints "listening on http://ADDR" to stderr once listening (with port 0,
-the port chosen).
-
-Example:
-  notebookfs user add --data /tmp/nb alice > alice.token
+the port chosen).`,
+		Example: `  notebookfs user add --data /tmp/nb alice > alice.token
   notebookfs serve --data /tmp/nb --listen 127.0.0.1:8181 &
-  curl -H "X-TILEDB-REST-API-KEY: $(cat alice.token)" http://127.0.0.1:8181/v1/user
-
-Flags:
-`)
-		set.PrintDefaults()
+  curl -H "X-TILEDB-REST-API-KEY: $(cat alice.token)" http://127.0.0.1:8181/v1/user`,
+		Args: cobra.ArbitraryArgs,
 	}
+	set := cmd.Flags()
 	listen := set.String("listen", "127.0.0.1:8181", "address to listen on (host:port; port 0 picks one)")
 	data := set.String("data", "", "directory of the store (created if missing; required)")
 	allowRemote := set.Bool("allow-remote", false, "allow a non-loopback listen address (plain HTTP: tokens travel in the clear)")
@@ -49,48 +43,47 @@ Flags:
 	seed := set.Int64("seed", 0, "seed of the fault injection (0: from the clock)")
 	logLevel := set.String("log-level", "info", "log level: trace, debug (one line per request), info, warn, error")
 	logFormat := set.String("log-format", "text", "log format: text or json")
-	pos, err := parseInterspersed(set, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return usageError{err.Error()}
+	completeCommon(cmd)
+	cmd.RunE = func(_ *cobra.Command, pos []string) error {
+		return runServe(pos, *listen, *data, *allowRemote, *faultRate, *latency, *seed, *logLevel, *logFormat)
 	}
+	return cmd
+}
+
+func runServe(pos []string, listen, data string, allowRemote bool, faultRate float64, latency time.Duration, seed int64, logLevel, logFormat string) error {
 	switch {
 	case len(pos) != 0:
-		set.Usage()
 		return usageError{fmt.Sprintf("unexpected argument %q", pos[0])}
-	case *data == "":
-		set.Usage()
+	case data == "":
 		return usageError{"--data DIR is required"}
-	case *faultRate < 0 || *faultRate > 1:
-		return usageError{fmt.Sprintf("--fault-rate %v: want a number from 0 to 1", *faultRate)}
-	case *latency < 0:
-		return usageError{fmt.Sprintf("--latency %v: want a duration of 0 or more", *latency)}
+	case faultRate < 0 || faultRate > 1:
+		return usageError{fmt.Sprintf("--fault-rate %v: want a number from 0 to 1", faultRate)}
+	case latency < 0:
+		return usageError{fmt.Sprintf("--latency %v: want a duration of 0 or more", latency)}
 	}
-	log, err := newLogger(*logLevel, *logFormat, os.Stderr)
+	log, err := newLogger(logLevel, logFormat, os.Stderr)
 	if err != nil {
 		return err
 	}
-	if err := checkListen(*listen, *allowRemote); err != nil {
+	if err := checkListen(listen, allowRemote); err != nil {
 		return err
 	}
-	if *seed == 0 {
-		*seed = time.Now().UnixNano()
+	if seed == 0 {
+		seed = time.Now().UnixNano()
 	}
 
-	store, err := local.Open(*data, log.WithField("component", "store"))
+	store, err := local.Open(data, log.WithField("component", "store"))
 	if err != nil {
 		return err
 	}
 	defer store.Close()
 	handler := server.New(store, server.Options{
 		Log:       log.WithField("component", "server"),
-		FaultRate: *faultRate,
-		Latency:   *latency,
-		Seed:      *seed,
+		FaultRate: faultRate,
+		Latency:   latency,
+		Seed:      seed,
 	})
-	ln, err := net.Listen("tcp", *listen)
+	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		return err
 	}
@@ -102,7 +95,7 @@ Flags:
 	}
 	// Tests parse this line: keep its form.
 	fmt.Fprintf(os.Stderr, "listening on http://%s\n", ln.Addr())
-	log.WithFields(logrus.Fields{"data": *data, "fault_rate": *faultRate, "latency": *latency}).Info("serving")
+	log.WithFields(logrus.Fields{"data": data, "fault_rate": faultRate, "latency": latency}).Info("serving")
 
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ln) }()

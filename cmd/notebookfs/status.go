@@ -2,8 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -11,37 +9,35 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
 
 	"notebookfs/fs"
 	"notebookfs/fs/fuse"
 )
 
-func runStatus(args []string) error {
-	set := newFlagSet("status", `Usage: notebookfs status [--json] MOUNTPOINT
-
-Shows what a running mount is doing: saves waiting to upload (with their
+func statusCommand() *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		DisableFlagsInUseLine: true,
+		Use:                   "status [--json] MOUNTPOINT",
+		Short:                 "pending uploads, conflicts, errors and cache figures of a mount",
+		Long: `Shows what a running mount is doing: saves waiting to upload (with their
 last error), saves the remote refused, conflict copies made, recent upload
 errors and the content cache's figures. It reads them from the daemon
-through the mount root's user.notebookfs.status attribute; no remote call.
+through the mount root's user.notebookfs.status attribute; no remote call.`,
+		Example: `  notebookfs status ~/notebooks
+  notebookfs status --json ~/notebooks | jq .uploads.pending`,
+		Args:              positionals(1, 1),
+		ValidArgsFunction: completeDirs,
+		RunE:              func(_ *cobra.Command, pos []string) error { return runStatus(pos[0], asJSON) },
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the status as JSON")
+	return cmd
+}
 
-Examples:
-  notebookfs status ~/notebooks
-  notebookfs status --json ~/notebooks | jq .uploads.pending
-`)
-	asJSON := set.Bool("json", false, "print the status as JSON")
-	pos, err := parseInterspersed(set, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return errHelpShown
-		}
-		return usageError{err.Error()}
-	}
-	if len(pos) != 1 {
-		set.Usage()
-		return usageError{"want exactly one MOUNTPOINT"}
-	}
-	dir, err := filepath.Abs(pos[0])
+func runStatus(mountpoint string, asJSON bool) error {
+	dir, err := filepath.Abs(mountpoint)
 	if err != nil {
 		return err
 	}
@@ -53,7 +49,7 @@ Examples:
 	if err := json.Unmarshal(raw, &st); err != nil {
 		return fmt.Errorf("status of %s: %w", dir, err)
 	}
-	if *asJSON {
+	if asJSON {
 		return printJSON(os.Stdout, st)
 	}
 	printStatus(os.Stdout, dir, st)
@@ -75,7 +71,7 @@ func readStatus(dir string) ([]byte, error) {
 		if err == syscall.ERANGE {
 			continue
 		}
-		if err == unix.ENODATA || err == syscall.ENOTSUP {
+		if err == errNoAttr || err == syscall.ENOTSUP {
 			return nil, fmt.Errorf("%s is not a notebookfs mount (or its daemon is older)", dir)
 		}
 		return nil, fmt.Errorf("status of %s: %w", dir, err)

@@ -3,11 +3,13 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"strings"
 	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"notebookfs/remote"
 	"notebookfs/remote/local"
@@ -19,35 +21,112 @@ const defaultOrgRole = local.RoleReadWrite
 // userTimeout bounds one user command (the store may wait for a lock).
 const userTimeout = time.Minute
 
-const userUsage = `Usage:
-  notebookfs user add --data DIR [--org ORG[:ROLE]]... NAME   create user NAME, print a new token
-  notebookfs user token --data DIR NAME                       print another new token for NAME
-
-Users, organizations and tokens of the store that 'notebookfs serve' serves.
+// userCommand is "user" and its subcommands, which manage the store that
+// 'notebookfs serve' serves.
+func userCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "user add|token|revoke|remove --data DIR ...",
+		Short: "add, remove or revoke users and tokens of a served store",
+		Long: `Users, organizations and tokens of the store that 'notebookfs serve' serves.
 The token is printed once, alone on stdout; only its hash is stored.
---org makes NAME a member of ORG (created if missing) with ROLE: owner,
-admin, read_write_delete, read_write (the default) or read_only.
-
-Example:
-  notebookfs user add --data /tmp/nb --org acme:owner alice > alice.token
-`
-
-func runUser(args []string) error {
-	if len(args) == 0 {
-		fmt.Fprint(os.Stderr, userUsage)
-		return usageError{"want a subcommand: add or token"}
+--expires makes a token stop working after that long (30d, 2w, 36h).
+A running server checks tokens and memberships at every request: a revoke
+or a removal takes effect at once.`,
+		Example: `  notebookfs user add --data /tmp/nb --org acme:owner alice > alice.token
+  notebookfs user revoke --data /tmp/nb alice.token`,
+		Args: cobra.ArbitraryArgs,
+		RunE: func(_ *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return usageError{"want a subcommand: add, token, revoke or remove"}
+			}
+			return usageError{fmt.Sprintf("unknown subcommand %q (want add, token, revoke or remove)", args[0])}
+		},
 	}
-	switch args[0] {
-	case "add":
-		return runUserAdd(args[1:])
-	case "token":
-		return runUserToken(args[1:])
-	case "-h", "--help", "help":
-		fmt.Print(userUsage)
-		return nil
+	var orgs orgFlag
+	var addExpires, tokenExpires, removeOrg string
+	var deleteNotebooks bool
+	expiresFlag := func(to *string) func(*pflag.FlagSet) {
+		return func(set *pflag.FlagSet) {
+			set.StringVar(to, "expires", "", "the token stops working after `DURATION` (30d, 2w, 36h; default never)")
+		}
 	}
-	fmt.Fprint(os.Stderr, userUsage)
-	return usageError{fmt.Sprintf("unknown subcommand %q (want add or token)", args[0])}
+	cmd.AddCommand(
+		userVerb("add --data DIR [--org ORG[:ROLE]]... [--expires 30d] NAME", "create user NAME, print a new token",
+			`Creates user NAME and prints a new token for it. --org makes NAME a member
+of ORG (created if missing) with ROLE: owner, admin, read_write_delete,
+read_write (the default) or read_only. --expires makes the token stop
+working after that long (30d, 2w, 36h); its expiry goes to stderr.`,
+			"  notebookfs user add --data /tmp/nb --org acme:owner --expires 30d alice > alice.token",
+			func(set *pflag.FlagSet) {
+				set.Var(&orgs, "org", "make the user a member of `ORG[:ROLE]` (repeatable; ORG is created if missing)")
+				expiresFlag(&addExpires)(set)
+			}, func(dir, name string) error { return runUserAdd(dir, name, orgs, addExpires) }),
+		userVerb("token --data DIR [--expires 30d] NAME", "print another new token for NAME",
+			`Issues another token for an existing user and prints it. --expires makes
+it stop working after that long (30d, 2w, 36h).`,
+			"  notebookfs user token --data /tmp/nb --expires 2w alice > alice.token",
+			expiresFlag(&tokenExpires), func(dir, name string) error { return runUserToken(dir, name, tokenExpires) }),
+		userRevokeCommand(),
+		userVerb("remove --data DIR [--org ORG | --delete-notebooks] NAME", "take NAME out of an organization, or delete the user",
+			`With --org ORG, takes user NAME out of organization ORG. Without it,
+deletes user NAME and revokes their tokens; a user who owns notebooks is
+deleted only with --delete-notebooks, which deletes those notebooks too.
+A running server refuses the user from its next request on.`,
+			`  notebookfs user remove --data /tmp/nb --org acme alice
+  notebookfs user remove --data /tmp/nb --delete-notebooks alice`,
+			func(set *pflag.FlagSet) {
+				set.StringVar(&removeOrg, "org", "", "take the user out of organization `ORG` only")
+				set.BoolVar(&deleteNotebooks, "delete-notebooks", false, "delete the user's own notebooks with them")
+			}, func(dir, name string) error {
+				if removeOrg != "" && deleteNotebooks {
+					return usageError{"--org and --delete-notebooks do not go together"}
+				}
+				return withUserStore(dir, func(ctx context.Context, store *local.Store) error {
+					return removeUser(ctx, store, name, removeOrg, deleteNotebooks)
+				})
+			}),
+	)
+	return cmd
+}
+
+// userRevokeCommand is "user revoke": its argument is a token file, or a
+// user NAME with --all, so it checks its arguments itself.
+func userRevokeCommand() *cobra.Command {
+	var data string
+	var all bool
+	cmd := &cobra.Command{
+		DisableFlagsInUseLine: true,
+		Use:                   "revoke --data DIR TOKEN-FILE|- | --all NAME",
+		Short:                 "revoke the token in a file (- : stdin), or every token of NAME",
+		Long: `Revokes the token in TOKEN-FILE (- reads it from stdin; a token is never
+taken from the command line), or with --all every token of user NAME.
+A running server refuses a revoked token from its next request on.`,
+		Example: `  notebookfs user revoke --data /tmp/nb alice.token
+  notebookfs user revoke --data /tmp/nb --all alice`,
+		Args: func(_ *cobra.Command, pos []string) error {
+			switch {
+			case data == "":
+				return usageError{"--data DIR is required"}
+			case len(pos) != 1:
+				return usageError{"want exactly one TOKEN-FILE (- for stdin), or --all NAME"}
+			case all && remote.ValidNamespace(pos[0]) != nil:
+				return usageError{fmt.Sprintf("user name %q: letters, digits, '_', '.' and '-', at most 63", pos[0])}
+			}
+			return nil
+		},
+		RunE: func(_ *cobra.Command, pos []string) error {
+			return withUserStore(data, func(ctx context.Context, store *local.Store) error {
+				if all {
+					return revokeAll(ctx, store, pos[0])
+				}
+				return revokeToken(ctx, store, pos[0], os.Stdin)
+			})
+		},
+	}
+	cmd.Flags().StringVar(&data, "data", "", "directory of the store (required)")
+	cmd.Flags().BoolVar(&all, "all", false, "revoke every token of user NAME (the argument is a user name, not a file)")
+	completeCommon(cmd)
+	return cmd
 }
 
 // orgFlag collects repeated --org ORG[:ROLE].
@@ -62,6 +141,8 @@ func (f *orgFlag) String() string {
 	}
 	return strings.Join(parts, ",")
 }
+
+func (f *orgFlag) Type() string { return "ORG[:ROLE]" }
 
 func (f *orgFlag) Set(v string) error {
 	org, role, found := strings.Cut(v, ":")
@@ -80,45 +161,39 @@ func (f *orgFlag) Set(v string) error {
 	return nil
 }
 
-// userFlags parses --data DIR and exactly one NAME.
-func userFlags(name string, args []string, extra func(*flag.FlagSet)) (dir, user string, err error) {
-	set := flag.NewFlagSet("user "+name, flag.ContinueOnError)
-	set.Usage = func() { fmt.Fprint(set.Output(), userUsage+"\nFlags:\n"); set.PrintDefaults() }
-	data := set.String("data", "", "directory of the store (created if missing; required)")
+// userVerb is a user subcommand: --data DIR, the flags extra adds, and
+// exactly one user NAME, which run gets.
+func userVerb(use, short, long, example string, extra func(*pflag.FlagSet), run func(dir, name string) error) *cobra.Command {
+	var data string
+	cmd := &cobra.Command{
+		DisableFlagsInUseLine: true,
+		Use:                   use, Short: short, Long: long, Example: example,
+		Args: func(_ *cobra.Command, pos []string) error {
+			switch {
+			case data == "":
+				return usageError{"--data DIR is required"}
+			case len(pos) != 1:
+				return usageError{"want exactly one user NAME"}
+			}
+			if err := remote.ValidNamespace(pos[0]); err != nil {
+				return usageError{fmt.Sprintf("user name %q: letters, digits, '_', '.' and '-', at most 63", pos[0])}
+			}
+			return nil
+		},
+		RunE: func(_ *cobra.Command, pos []string) error { return run(data, pos[0]) },
+	}
+	cmd.Flags().StringVar(&data, "data", "", "directory of the store (created if missing; required)")
 	if extra != nil {
-		extra(set)
+		extra(cmd.Flags())
 	}
-	pos, err := parseInterspersed(set, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return "", "", err
-		}
-		return "", "", usageError{err.Error()}
-	}
-	switch {
-	case *data == "":
-		set.Usage()
-		return "", "", usageError{"--data DIR is required"}
-	case len(pos) != 1:
-		set.Usage()
-		return "", "", usageError{"want exactly one user NAME"}
-	}
-	if err := remote.ValidNamespace(pos[0]); err != nil {
-		return "", "", usageError{fmt.Sprintf("user name %q: letters, digits, '_', '.' and '-', at most 63", pos[0])}
-	}
-	return *data, pos[0], nil
+	completeCommon(cmd)
+	return cmd
 }
 
-func runUserAdd(args []string) error {
-	var orgs orgFlag
-	dir, name, err := userFlags("add", args, func(set *flag.FlagSet) {
-		set.Var(&orgs, "org", "make the user a member of `ORG[:ROLE]` (repeatable; ORG is created if missing)")
-	})
-	if errors.Is(err, flag.ErrHelp) {
-		return nil
-	}
+func runUserAdd(dir, name string, orgs orgFlag, expires string) error {
+	until, err := parseExpiry(expires, time.Now())
 	if err != nil {
-		return err
+		return usageError{err.Error()}
 	}
 	store, err := local.Open(dir, nil)
 	if err != nil {
@@ -144,17 +219,21 @@ func runUserAdd(args []string) error {
 			return err
 		}
 	}
-	return printToken(ctx, store, name)
+	return issueToken(ctx, store, name, until)
 }
 
-func runUserToken(args []string) error {
-	dir, name, err := userFlags("token", args, nil)
-	if errors.Is(err, flag.ErrHelp) {
-		return nil
-	}
+func runUserToken(dir, name, expires string) error {
+	until, err := parseExpiry(expires, time.Now())
 	if err != nil {
-		return err
+		return usageError{err.Error()}
 	}
+	return withUserStore(dir, func(ctx context.Context, store *local.Store) error {
+		return issueToken(ctx, store, name, until)
+	})
+}
+
+// withUserStore opens the store of dir for one user command.
+func withUserStore(dir string, fn func(ctx context.Context, store *local.Store) error) error {
 	store, err := local.Open(dir, nil)
 	if err != nil {
 		return err
@@ -162,15 +241,5 @@ func runUserToken(args []string) error {
 	defer store.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), userTimeout)
 	defer cancel()
-	return printToken(ctx, store, name)
-}
-
-// printToken issues a token and prints it alone on stdout.
-func printToken(ctx context.Context, store *local.Store, user string) error {
-	tok, err := store.NewToken(ctx, user)
-	if err != nil {
-		return err
-	}
-	_, err = fmt.Println(tok)
-	return err
+	return fn(ctx, store)
 }

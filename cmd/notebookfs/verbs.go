@@ -9,7 +9,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -18,6 +17,9 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"notebookfs/remote"
 )
@@ -30,61 +32,64 @@ means the oldest (a note on stderr lists the others); address any notebook
 by id as tiledb://NAMESPACE/<uuid>.
 `
 
-// verb parses a verb's command line and runs fn with the backend's client.
-func verb(name, text string, args []string, minPos, maxPos int, extra func(*flag.FlagSet),
-	fn func(ctx context.Context, c *common, client remote.Client, pos []string) error) error {
-	return verbBackend(name, text, args, minPos, maxPos, extra, func(ctx context.Context, c *common, be *backend, pos []string) error {
+// verb completes cmd, a verb on notebooks: the common and backend flags,
+// the ones extra adds, and a run that opens the backend and calls fn with
+// its client.
+func verb(cmd *cobra.Command, extra func(*pflag.FlagSet),
+	fn func(ctx context.Context, c *common, client remote.Client, pos []string) error) *cobra.Command {
+	return verbBackend(cmd, extra, func(ctx context.Context, c *common, be *backend, pos []string) error {
 		return fn(ctx, c, be.client, pos)
 	})
 }
 
 // verbBackend is verb for commands that need the backend itself (its name).
-func verbBackend(name, text string, args []string, minPos, maxPos int, extra func(*flag.FlagSet),
-	fn func(ctx context.Context, c *common, be *backend, pos []string) error) error {
+func verbBackend(cmd *cobra.Command, extra func(*pflag.FlagSet),
+	fn func(ctx context.Context, c *common, be *backend, pos []string) error) *cobra.Command {
 	var c common
-	set := newFlagSet(name, text+backendHelp)
-	c.register(set, true)
+	cmd.Long += "\n" + backendHelp
+	c.register(cmd.Flags(), true)
 	if extra != nil {
-		extra(set)
+		extra(cmd.Flags())
 	}
-	pos, err := parseCommand(set, args, minPos, maxPos)
-	if err != nil {
-		return err
+	cmd.RunE = func(_ *cobra.Command, pos []string) error {
+		log, err := c.logger()
+		if err != nil {
+			return err
+		}
+		ctx, cancel := commandContext()
+		defer cancel()
+		be, err := c.open(ctx, log)
+		if err != nil {
+			return err
+		}
+		defer be.close()
+		return fn(ctx, &c, be, pos)
 	}
-	log, err := c.logger()
-	if err != nil {
-		return err
-	}
-	ctx, cancel := commandContext()
-	defer cancel()
-	be, err := c.open(ctx, log)
-	if err != nil {
-		return err
-	}
-	defer be.close()
-	return fn(ctx, &c, be, pos)
+	completeCommon(cmd)
+	return cmd
 }
 
 // say prints a human line on stdout unless --json.
 func (c *common) say(format string, a ...any) {
 	if !c.json {
-		fmt.Printf(format+"\n", a...)
+		fmt.Println(termSafe(os.Stdout, fmt.Sprintf(format, a...)))
 	}
 }
 
-func runUpload(args []string) error {
+func uploadCommand() *cobra.Command {
 	var storagePath, storageCred string
 	var overwrite bool
-	return verb("upload", `Usage: notebookfs upload [flags] FILE|- tiledb://NAMESPACE/NAME
-
-Uploads a notebook file (- reads stdin) as a new notebook NAME in
+	return verb(&cobra.Command{
+		Use:   "upload [flags] FILE|- tiledb://NAMESPACE/NAME",
+		Short: "upload a notebook (--overwrite: a new version of an existing one)",
+		Long: `Uploads a notebook file (- reads stdin) as a new notebook NAME in
 NAMESPACE. If NAME exists already it fails, unless --overwrite: then the
-file is saved as a new version of that notebook (same id, shares, history).
-
-Examples:
-  notebookfs upload analysis.ipynb tiledb://alice/analysis
-  notebookfs upload --overwrite - tiledb://acme/report < report.ipynb
-`, args, 2, 2, func(set *flag.FlagSet) {
+file is saved as a new version of that notebook (same id, shares, history).`,
+		Example: `  notebookfs upload analysis.ipynb tiledb://alice/analysis
+  notebookfs upload --overwrite - tiledb://acme/report < report.ipynb`,
+		Args:              positionals(2, 2),
+		ValidArgsFunction: uriArg(1),
+	}, func(set *pflag.FlagSet) {
 		set.StringVar(&storagePath, "storage-path", "", "where a new notebook's data is stored (an S3 URI); default: the namespace's")
 		set.StringVar(&storageCred, "storage-credential", "", "name of the storage credential for --storage-path")
 		set.BoolVar(&overwrite, "overwrite", false, "save a new version when the notebook exists")
@@ -155,19 +160,20 @@ func openInput(name string) (io.Reader, int64, func(), error) {
 	return f, fi.Size(), func() { f.Close() }, nil
 }
 
-func runDownload(args []string) error {
+func downloadCommand() *cobra.Command {
 	var at string
-	return verb("download", `Usage: notebookfs download [flags] tiledb://NAMESPACE/NAME [FILE|-]
-
-Downloads a notebook to FILE (default NAME.ipynb in the current directory,
+	return verb(&cobra.Command{
+		Use:   "download [flags] tiledb://NAMESPACE/NAME [FILE|-]",
+		Short: "download a notebook (--at TIME: an older version)",
+		Long: `Downloads a notebook to FILE (default NAME.ipynb in the current directory,
 replaced atomically if it exists), or to stdout with -. --at picks the
-version saved at or before TIME (see 'notebookfs versions').
-
-Examples:
-  notebookfs download tiledb://alice/analysis
+version saved at or before TIME (see 'notebookfs versions').`,
+		Example: `  notebookfs download tiledb://alice/analysis
   notebookfs download --at 2026-11-25T10:00:00Z tiledb://alice/analysis old.ipynb
-  notebookfs download tiledb://alice/analysis - | jq .cells
-`, args, 1, 2, func(set *flag.FlagSet) {
+  notebookfs download tiledb://alice/analysis - | jq .cells`,
+		Args:              positionals(1, 2),
+		ValidArgsFunction: uriArg(0),
+	}, func(set *pflag.FlagSet) {
 		set.StringVar(&at, "at", "", "version at or before `TIME` (RFC 3339 or Unix milliseconds); default the latest")
 	}, func(ctx context.Context, c *common, client remote.Client, pos []string) error {
 		u, err := parseURI(pos[0])
@@ -242,19 +248,20 @@ func writeAtomic(path string, r io.Reader) (int64, error) {
 	return n, nil
 }
 
-func runLs(args []string) error {
-	return verb("ls", `Usage: notebookfs ls [flags] [owned|shared|public] [NAMESPACE]
-
-Without NAMESPACE, lists the namespaces of a category (default owned: mine
+func lsCommand() *cobra.Command {
+	return verb(&cobra.Command{
+		Use:   "ls [flags] [owned|shared|public] [NAMESPACE]",
+		Short: "list namespaces, or the notebooks of one",
+		Long: `Without NAMESPACE, lists the namespaces of a category (default owned: mine
 and my organizations'). With NAMESPACE, lists its notebooks (in that
-category, or in every category when none is given).
-
-Examples:
-  notebookfs ls                 # my namespaces
+category, or in every category when none is given).`,
+		Example: `  notebookfs ls                 # my namespaces
   notebookfs ls shared          # who shares notebooks with me
   notebookfs ls owned alice     # my notebooks
-  notebookfs ls --json acme
-`, args, 0, 2, nil, func(ctx context.Context, c *common, client remote.Client, pos []string) error {
+  notebookfs ls --json acme`,
+		Args:              positionals(0, 2),
+		ValidArgsFunction: categoryArg,
+	}, nil, func(ctx context.Context, c *common, client remote.Client, pos []string) error {
 		var cats []remote.Category
 		var ns string
 		switch {
@@ -282,7 +289,7 @@ Examples:
 				return printJSON(os.Stdout, map[string]any{"category": cats[0], "namespaces": names})
 			}
 			for _, n := range names {
-				fmt.Println(n)
+				fmt.Println(termSafe(os.Stdout, n))
 			}
 			return nil
 		}
@@ -317,21 +324,22 @@ Examples:
 		tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "NAME\tSIZE\tMODIFIED\tACCESS\tID")
 		for _, nb := range out {
-			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", nb.Name, nb.Size, nb.Version, strings.Join(nb.Actions, ","), nb.ID)
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\n", termSafe(os.Stdout, nb.Name), nb.Size, nb.Version, strings.Join(nb.Actions, ","), termSafe(os.Stdout, nb.ID))
 		}
 		return tw.Flush()
 	})
 }
 
-func runVersions(args []string) error {
-	return verb("versions", `Usage: notebookfs versions [flags] tiledb://NAMESPACE/NAME
-
-Lists a notebook's versions, oldest first: the time (usable as
-'notebookfs download --at'), the same in Unix milliseconds, and the size.
-
-Example:
-  notebookfs versions tiledb://alice/analysis
-`, args, 1, 1, nil, func(ctx context.Context, c *common, client remote.Client, pos []string) error {
+func versionsCommand() *cobra.Command {
+	return verb(&cobra.Command{
+		Use:   "versions [flags] tiledb://NAMESPACE/NAME",
+		Short: "list a notebook's versions",
+		Long: `Lists a notebook's versions, oldest first: the time (usable as
+'notebookfs download --at'), the same in Unix milliseconds, and the size.`,
+		Example:           `  notebookfs versions tiledb://alice/analysis`,
+		Args:              positionals(1, 1),
+		ValidArgsFunction: uriArg(0),
+	}, nil, func(ctx context.Context, c *common, client remote.Client, pos []string) error {
 		_, nb, err := notebookArg(ctx, client, pos[0])
 		if err != nil {
 			return err
@@ -361,14 +369,15 @@ Example:
 	})
 }
 
-func runRename(args []string) error {
-	return verb("rename", `Usage: notebookfs rename [flags] tiledb://NAMESPACE/NAME NEWNAME
-
-Renames a notebook within its namespace; its id, history and shares stay.
-
-Example:
-  notebookfs rename tiledb://alice/draft final
-`, args, 2, 2, nil, func(ctx context.Context, c *common, client remote.Client, pos []string) error {
+func renameCommand() *cobra.Command {
+	return verb(&cobra.Command{
+		Use:               "rename [flags] tiledb://NAMESPACE/NAME NEWNAME",
+		Short:             "rename a notebook",
+		Long:              `Renames a notebook within its namespace; its id, history and shares stay.`,
+		Example:           `  notebookfs rename tiledb://alice/draft final`,
+		Args:              positionals(2, 2),
+		ValidArgsFunction: uriArg(0),
+	}, nil, func(ctx context.Context, c *common, client remote.Client, pos []string) error {
 		u, err := parseURI(pos[0])
 		if err != nil {
 			return err
@@ -392,14 +401,15 @@ Example:
 	})
 }
 
-func runRm(args []string) error {
-	return verb("rm", `Usage: notebookfs rm [flags] tiledb://NAMESPACE/NAME
-
-Deletes a notebook and its history.
-
-Example:
-  notebookfs rm tiledb://alice/scratch
-`, args, 1, 1, nil, func(ctx context.Context, c *common, client remote.Client, pos []string) error {
+func rmCommand() *cobra.Command {
+	return verb(&cobra.Command{
+		Use:               "rm [flags] tiledb://NAMESPACE/NAME",
+		Short:             "delete a notebook and its history",
+		Long:              `Deletes a notebook and its history.`,
+		Example:           `  notebookfs rm tiledb://alice/scratch`,
+		Args:              positionals(1, 1),
+		ValidArgsFunction: uriArg(0),
+	}, nil, func(ctx context.Context, c *common, client remote.Client, pos []string) error {
 		u, nb, err := notebookArg(ctx, client, pos[0])
 		if err != nil {
 			return err
@@ -415,19 +425,20 @@ Example:
 	})
 }
 
-func runShare(args []string) error {
+func shareCommand() *cobra.Command {
 	var actions string
-	return verb("share", `Usage: notebookfs share [flags] tiledb://NAMESPACE/NAME NAMESPACE|public
-
-Shares a notebook with a user or organization, with exactly --actions
+	return verb(&cobra.Command{
+		Use:   "share [flags] tiledb://NAMESPACE/NAME NAMESPACE|public",
+		Short: "share a notebook with a user, an organization or the public",
+		Long: `Shares a notebook with a user or organization, with exactly --actions
 (read, or read,write); sharing again replaces the actions. NAMESPACE
-public makes the notebook public (read only).
-
-Examples:
-  notebookfs share tiledb://alice/analysis bob
+public makes the notebook public (read only).`,
+		Example: `  notebookfs share tiledb://alice/analysis bob
   notebookfs share --actions read,write tiledb://alice/analysis acme
-  notebookfs share tiledb://alice/analysis public
-`, args, 2, 2, func(set *flag.FlagSet) {
+  notebookfs share tiledb://alice/analysis public`,
+		Args:              positionals(2, 2),
+		ValidArgsFunction: uriArg(0),
+	}, func(set *pflag.FlagSet) {
 		set.StringVar(&actions, "actions", "read", "actions to grant: read or read,write")
 	}, func(ctx context.Context, c *common, client remote.Client, pos []string) error {
 		u, err := parseURI(pos[0])
@@ -460,15 +471,16 @@ Examples:
 	})
 }
 
-func runUnshare(args []string) error {
-	return verb("unshare", `Usage: notebookfs unshare [flags] tiledb://NAMESPACE/NAME NAMESPACE|public
-
-Stops sharing a notebook with NAMESPACE (public: makes it private again).
-Exits 3 if it was not shared with NAMESPACE.
-
-Example:
-  notebookfs unshare tiledb://alice/analysis bob
-`, args, 2, 2, nil, func(ctx context.Context, c *common, client remote.Client, pos []string) error {
+func unshareCommand() *cobra.Command {
+	return verb(&cobra.Command{
+		Use:   "unshare [flags] tiledb://NAMESPACE/NAME NAMESPACE|public",
+		Short: "stop sharing a notebook",
+		Long: `Stops sharing a notebook with NAMESPACE (public: makes it private again).
+Exits 3 if it was not shared with NAMESPACE.`,
+		Example:           `  notebookfs unshare tiledb://alice/analysis bob`,
+		Args:              positionals(2, 2),
+		ValidArgsFunction: uriArg(0),
+	}, nil, func(ctx context.Context, c *common, client remote.Client, pos []string) error {
 		u, err := parseURI(pos[0])
 		if err != nil {
 			return err
@@ -499,15 +511,16 @@ Example:
 	})
 }
 
-func runSharedWith(args []string) error {
-	return verb("shared-with", `Usage: notebookfs shared-with [flags] tiledb://NAMESPACE/NAME
-
-Lists who a notebook is shared with and their actions (public when it is
-public).
-
-Example:
-  notebookfs shared-with --json tiledb://alice/analysis
-`, args, 1, 1, nil, func(ctx context.Context, c *common, client remote.Client, pos []string) error {
+func sharedWithCommand() *cobra.Command {
+	return verb(&cobra.Command{
+		Use:   "shared-with [flags] tiledb://NAMESPACE/NAME",
+		Short: "who a notebook is shared with",
+		Long: `Lists who a notebook is shared with and their actions (public when it is
+public).`,
+		Example:           `  notebookfs shared-with --json tiledb://alice/analysis`,
+		Args:              positionals(1, 1),
+		ValidArgsFunction: uriArg(0),
+	}, nil, func(ctx context.Context, c *common, client remote.Client, pos []string) error {
 		_, nb, err := notebookArg(ctx, client, pos[0])
 		if err != nil {
 			return err
@@ -531,7 +544,7 @@ Example:
 		tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "NAMESPACE\tTYPE\tACTIONS")
 		for _, s := range out {
-			fmt.Fprintf(tw, "%s\t%s\t%s\n", s.Namespace, s.Type, strings.Join(s.Actions, ","))
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", termSafe(os.Stdout, s.Namespace), termSafe(os.Stdout, s.Type), strings.Join(s.Actions, ","))
 		}
 		return tw.Flush()
 	})

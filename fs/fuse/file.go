@@ -35,11 +35,14 @@ func (n *fileNode) errno(op string, err error) syscall.Errno {
 
 // Getattr reports size, time and a mode that says whether I may write.
 func (n *fileNode) Getattr(ctx context.Context, fh gofs.FileHandle, out *gofuse.AttrOut) syscall.Errno {
-	a, err := n.f.Attr()
+	a, err := n.f.AttrFresh(ctx)
 	if err != nil {
 		return n.errno("getattr", err)
 	}
 	n.root.fileAttr(&out.Attr, a)
+	if a.Local == nil {
+		out.SetTimeout(kernelTimeout(n.f.FreshFor()))
+	}
 	return 0
 }
 
@@ -79,6 +82,9 @@ func (n *fileNode) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uin
 	var fl uint32
 	if keep {
 		fl = gofuse.FOPEN_KEEP_CACHE
+	}
+	if h.Direct {
+		fl = gofuse.FOPEN_DIRECT_IO
 	}
 	return handleOf(n.root, h), fl, 0
 }

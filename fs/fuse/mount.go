@@ -17,8 +17,12 @@ import (
 
 // MountOptions are the kernel-facing settings of a mount.
 type MountOptions struct {
-	FsName     string // first column of df and mount
+	FsName string // first column of df and mount
+	// AllowOther lets other local users reach the mount at all; even then
+	// only the owner (and root) may use it, unless OthersRead lets the
+	// others read (no writes, no share changes).
 	AllowOther bool
+	OthersRead bool
 	Debug      bool   // log every FUSE request (very chatty)
 	UID, GID   uint32 // owner shown for every file
 	// PanicHandler, when set, turns a panic in a handler into this call
@@ -70,11 +74,17 @@ func Mount(dir string, f *fs.FS, mo MountOptions) (*gofuse.Server, io.Closer, er
 			DisabledCapabilities: gofuse.CAP_PASSTHROUGH,
 		},
 	}
+	opts.MountOptions.Options = append(opts.MountOptions.Options, platformMountOptions...)
 	if mo.PanicHandler != nil {
 		opts.MountOptions.PanicHandler = mo.PanicHandler
 	}
 	if f.ReadOnly() {
 		opts.MountOptions.Options = append(opts.MountOptions.Options, "ro")
+	}
+	if mo.AllowOther {
+		// The kernel checks the mode bits we show before it asks us; guard
+		// checks the caller of whatever it lets through.
+		opts.MountOptions.Options = append(opts.MountOptions.Options, "default_permissions")
 	}
 	start := time.Now()
 	// Who I am decides what owned/ shows and where notebooks may be
@@ -90,11 +100,22 @@ func Mount(dir string, f *fs.FS, mo MountOptions) (*gofuse.Server, io.Closer, er
 		}
 	case <-time.After(mountUserWait):
 	}
-	server, err := gofs.Mount(dir, root, opts)
+	var raw gofuse.RawFileSystem = gofs.NewNodeFS(root, opts)
+	if mo.AllowOther {
+		raw = &guard{RawFileSystem: raw, owner: mo.UID, othersRead: mo.OthersRead}
+	}
+	server, err := gofuse.NewServer(raw, dir, &opts.MountOptions)
+	if err == nil {
+		go server.Serve()
+		if err = server.WaitMount(); err != nil {
+			server.Unmount()
+		}
+	}
 	if err != nil {
 		w.Close()
 		return nil, nil, fmt.Errorf("mounting %s: %w", dir, err)
 	}
+	go root.invalidate()
 	f.Log().WithField("mountpoint", dir).WithField("took", time.Since(start).Round(time.Millisecond)).Info("mounted")
 	return server, w, nil
 }

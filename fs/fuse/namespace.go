@@ -97,7 +97,11 @@ func (n *nsNode) entryInode(ctx context.Context, name string, e fs.Entry, out *g
 		}
 		n.root.fileAttr(&out.Attr, a)
 		if a.Local == nil {
-			n.root.entryTimeouts(out)
+			// The kernel's caches never make what it shows older than
+			// the TTL: they end when the file's metadata goes stale.
+			t := kernelTimeout(e.File.FreshFor())
+			out.SetEntryTimeout(t)
+			out.SetAttrTimeout(t)
 		}
 		return n.fileInode(ctx, e.File), 0
 	}

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"sync"
 	"syscall"
+	"time"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	gofuse "github.com/hanwen/go-fuse/v2/fuse"
@@ -86,13 +87,27 @@ func (r *rootNode) Getxattr(ctx context.Context, attr string, dest []byte) (uint
 func (r *rootNode) dirAttr(a *gofuse.Attr, perm uint32) {
 	a.Mode = syscall.S_IFDIR | perm
 	a.Nlink = 2
-	a.Uid, a.Gid = r.opts.UID, r.opts.GID
+	r.ownAttr(a)
 	t := uint64(r.fs.Started().Unix())
 	a.Mtime, a.Ctime, a.Atime = t, t, t
 }
 
-// ownAttr shows every entry as the mounting user's.
-func (r *rootNode) ownAttr(a *gofuse.Attr) { a.Uid, a.Gid = r.opts.UID, r.opts.GID }
+// ownAttr shows every entry as the mounting user's, with the mode bits
+// that the kernel's default_permissions then enforces as guard does: with
+// allow_other, others get nothing, or reads only when the owner opted in.
+func (r *rootNode) ownAttr(a *gofuse.Attr) {
+	a.Uid, a.Gid = r.opts.UID, r.opts.GID
+	switch {
+	case r.opts.AllowOther && r.opts.OthersRead:
+		a.Mode &^= 0o022
+	case r.opts.AllowOther:
+		a.Mode &^= 0o077
+	}
+}
+
+// kernelTimeout is d as a kernel cache timeout: go-fuse replaces a zero
+// one by the mount's default, so "do not cache" is the shortest nonzero.
+func kernelTimeout(d time.Duration) time.Duration { return max(d, time.Nanosecond) }
 
 func (r *rootNode) entryTimeouts(out *gofuse.EntryOut) {
 	out.SetEntryTimeout(r.fs.MetadataTTL())

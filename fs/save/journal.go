@@ -279,17 +279,22 @@ func (j *journal) syncDir() error {
 // cache; it is removed with the entry).
 func (j *journal) DataPath(e Entry) string { return j.path(e.Seq, "data") }
 
-// Content opens an entry's data: in the journal, or once uploaded in
-// uploaded/ until its result is released. The file system reads a pending
-// save's content until it has applied the save's outcome, which comes
-// after the upload.
-func (j *journal) Content(e Entry) (*os.File, error) {
+// openData opens an entry's data: in the journal, or in uploaded/ once
+// its upload handed it over and until its result is released (a reader
+// that took the entry just before the hand-over still finds it).
+func (j *journal) openData(e Entry) (*os.File, error) {
 	f, err := os.Open(j.path(e.Seq, "data"))
 	if errors.Is(err, os.ErrNotExist) {
-		if uf, uerr := os.Open(j.uploadedPath(e.Seq)); uerr == nil {
-			return uf, nil
+		if g, err2 := os.Open(filepath.Join(j.dir, "uploaded", filepath.Base(j.path(e.Seq, "data")))); err2 == nil {
+			return g, nil
 		}
 	}
+	return f, err
+}
+
+// Content opens an entry's data.
+func (j *journal) Content(e Entry) (*os.File, error) {
+	f, err := j.openData(e)
 	if err != nil {
 		return nil, fmt.Errorf("journal: entry %d: %w", e.Seq, err)
 	}
@@ -374,12 +379,12 @@ func (c *checked) Seek(off int64, whence int) (int64, error) {
 
 // ReadAll returns an entry's data, checked against its checksum.
 func (j *journal) ReadAll(e Entry) ([]byte, error) {
-	f, err := j.Content(e)
-	if err != nil {
-		return nil, err
+	var b []byte
+	f, err := j.openData(e)
+	if err == nil {
+		b, err = io.ReadAll(f)
+		f.Close()
 	}
-	defer f.Close()
-	b, err := io.ReadAll(f)
 	if err != nil {
 		return nil, fmt.Errorf("journal: entry %d: %w", e.Seq, err)
 	}
@@ -392,10 +397,11 @@ func (j *journal) ReadAll(e Entry) ([]byte, error) {
 // handOver removes an uploaded entry but keeps its data, moved to
 // uploaded/, for whoever caches it as the version it became.
 func (j *journal) handOver(e Entry) (string, error) {
-	to := j.uploadedPath(e.Seq)
-	if err := os.MkdirAll(filepath.Dir(to), 0o700); err != nil {
+	dir := filepath.Join(j.dir, "uploaded")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", err
 	}
+	to := filepath.Join(dir, filepath.Base(j.path(e.Seq, "data")))
 	if err := os.Remove(j.path(e.Seq, "json")); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return "", fmt.Errorf("journal: %w", err)
 	}
@@ -403,11 +409,6 @@ func (j *journal) handOver(e Entry) (string, error) {
 		return "", fmt.Errorf("journal: %w", err)
 	}
 	return to, nil
-}
-
-// uploadedPath is where handOver keeps an uploaded entry's data.
-func (j *journal) uploadedPath(seq uint64) string {
-	return filepath.Join(j.dir, "uploaded", filepath.Base(j.path(seq, "data")))
 }
 
 // Remove deletes an entry: header first, so a crash leaves no entry.

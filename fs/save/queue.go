@@ -496,7 +496,9 @@ func (s *Saver) Rename(ctx context.Context, ref Ref, name string) (nb remote.Not
 	s.mu.Lock()
 	created, isCreated := s.created[ref]
 	underWay := false
-	for _, o := range s.queue {
+	// Refused creates too: a rename (to a shorter name, say) is what
+	// fixes one, and the next start must create it under the new name.
+	for _, o := range slices.Concat(s.queue, s.failed) {
 		if o.e.Key != string(ref) || o.e.ID != "" {
 			continue
 		}

@@ -82,7 +82,7 @@ func (s *Saver) renameCreated(e Entry, nb remote.Notebook, name string) remote.N
 // overwrote a save we never saw: ours becomes the conflict copy and theirs
 // is written back as the latest, so the later writer always yields.
 func (s *Saver) verify(e Entry, nb remote.Notebook, mine io.ReaderAt) (Result, error) {
-	body := func() io.Reader { return io.NewSectionReader(mine, 0, e.Size) }
+	body := func() io.Reader { return newChecked(mine, e) } // what becomes a version is checked, conflict copies too
 	saved := Result{Entry: e, Outcome: Saved, Notebook: nb}
 	log := s.o.Log.WithField("path", e.Path())
 	var prev time.Time

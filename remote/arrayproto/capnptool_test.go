@@ -37,7 +37,7 @@ func capnpDecode(t *testing.T, schema, structName string, msg []byte) string {
 }
 
 // messageLen returns the length of the framed message at the start of b
-// (tiledb-array-protocol.md §3.1).
+// (capnp's segment table: segment count - 1, the sizes in words, padding).
 func messageLen(t *testing.T, b []byte) int {
 	t.Helper()
 	if len(b) < 8 {

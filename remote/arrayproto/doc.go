@@ -1,7 +1,6 @@
 // Package arrayproto encodes and decodes the Cap'n Proto bodies with which
-// TileDB's clients read and write a notebook array over HTTP
-// (/work/shared/reference/tiledb-array-protocol.md, "the notes" below). It
-// serves both sides: remote/cloud (a client) and remote/server (a server
+// TileDB's clients read and write a notebook array over HTTP. It serves
+// both sides: remote/cloud (a client) and remote/server (a server
 // that TileDB's JS client and this package's client can talk to). It does
 // no HTTP itself.
 //
@@ -20,8 +19,8 @@
 //	query parameters                  ParseTimeRange, TimeRange.Values
 //
 // Request messages are those of TileDB's JS client
-// (@tiledb-inc/tiledb-cloud 1.0.8, test vectors §7.1 and §7.2, stored in
-// testdata/) with these deliberate differences, all ignored by TileDB's own
+// (@tiledb-inc/tiledb-cloud 1.0.8; captured bodies stored in testdata/)
+// with these deliberate differences, all ignored by TileDB's own
 // deserializer: no empty `reader` in a WRITE nor empty `writer` in a READ,
 // no readState.subarrayPartitioner, array.queryType set ("WRITE"/"READ",
 // JS sends ""), empty Text written as null (JS writes ""), and in a WRITE
@@ -29,7 +28,7 @@
 // notebook write always covers cells [0, n-1], n ≥ 1.
 //
 // Metadata strings are written as STRING_UTF8, as TileDB-Py writes a Python
-// str (notes §4 and §7.4); STRING_ASCII and CHAR are accepted on read.
+// str; STRING_ASCII and CHAR are accepted on read.
 //
 // # Untrusted input
 //
@@ -44,7 +43,7 @@
 // contents at all: they stream from WriteQuery.Data. The fuzz targets in
 // fuzz_test.go exercise all decoders.
 //
-// # Decisions where the notes are silent
+// # Decisions where TileDB's protocol leaves a choice
 //
 //   - INCOMPLETE reads: WriteReadReply puts the range still to read in the
 //     reply's reader.subarray and the resolved read timestamp in
@@ -57,7 +56,7 @@
 //     len(value) = size(type) × valueNum, except deletions).
 //   - The capnp schema served names filters as libtiledb does ("ZSTD",
 //     level in data.int32) and leaves out the format version list (libtiledb
-//     then assumes its own); the JSON schema uses the openapi names
+//     then assumes its own); the JSON schema uses the REST API's names
 //     ("FILTER_ZSTD") and exact integers, and reports version [22].
 //
 // # Generated code

@@ -124,7 +124,7 @@ func FuzzDecodeArrayMetadata(f *testing.F) {
 	})
 }
 
-// fuzzSeeds returns the seed inputs of each target: the notes' vectors,
+// fuzzSeeds returns the seed inputs of each target: the JS client's bodies,
 // this package's encodings, and a few edge cases.
 func fuzzSeeds(t *testing.T) map[string]map[string][]byte {
 	valid := validBodies(t)

@@ -22,7 +22,7 @@ const (
 	NotebookFormat = "json"
 )
 
-// MetadataEntry is one ArrayMetadata entry (tiledb-array-protocol.md §4):
+// MetadataEntry is one ArrayMetadata entry:
 // Value holds ValueNum values of the TileDB datatype Type, little-endian.
 // Del marks a deletion of Key.
 type MetadataEntry struct {

@@ -141,9 +141,9 @@ func WriteBody(r io.Reader, n uint64, opts ...Option) (body io.Reader, size int6
 		int64(len(msg)) + int64(n), nil
 }
 
-// writeMessage builds the message of TileDB's JS client WriteQuery
-// (tiledb-array-protocol.md §2.3, §7.1) for cells [0, n-1], with
-// array.queryType "WRITE" and totalFixedLengthBufferBytes n as libtiledb.
+// writeMessage builds the message of TileDB's JS client WriteQuery for
+// cells [0, n-1], with array.queryType "WRITE" and
+// totalFixedLengthBufferBytes n as libtiledb.
 func writeMessage(n uint64, o options) ([]byte, error) {
 	if n == 0 {
 		return nil, fmt.Errorf("arrayproto: cannot write 0 bytes: store file_size 0 only")

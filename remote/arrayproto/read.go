@@ -38,8 +38,8 @@ func (q ReadQuery) Continuation() bool { return q.Status == StatusIncomplete }
 
 // EncodeRead writes a READ query/submit body for cells [start, end] of
 // contents, taking at most bufferBytes bytes per reply: the message of
-// TileDB's JS client ReadQuery (tiledb-array-protocol.md §2.4, §7.2) with
-// array.queryType "READ". Nothing follows the message.
+// TileDB's JS client ReadQuery with array.queryType "READ". Nothing follows
+// the message.
 func EncodeRead(w io.Writer, start, end, bufferBytes uint64, opts ...Option) error {
 	if err := checkRange(start, end); err != nil {
 		return fmt.Errorf("arrayproto: EncodeRead: %w", err)

@@ -9,9 +9,9 @@ import (
 	"notebookfs/remote/arrayproto/rest"
 )
 
-// A query/submit reply is a sequence of chunks `u64le L ‖ message ‖ buffers`
-// (tiledb-array-protocol.md §3.3). With read_all=false (TileDB's JS client,
-// and all this package's clients) there is exactly one chunk.
+// A query/submit reply is a sequence of chunks `u64le L ‖ message ‖ buffers`.
+// With read_all=false (TileDB's JS client, and all this package's clients)
+// there is exactly one chunk.
 
 // ReadReply is one decoded chunk of a READ query/submit reply.
 type ReadReply struct {
@@ -53,8 +53,7 @@ func (r ReadReply) Covered(next uint64) (first, last uint64, ok bool) {
 // EncodeContinuation writes the body that continues an INCOMPLETE read:
 // the reply's message and its contents bytes, which is the reply chunk
 // without its length prefix when it carries only contents, as TileDB's JS
-// client posts it back (tiledb-array-protocol.md §3.4). Post it to the
-// same URL as the first request.
+// client posts it back. Post it to the same URL as the first request.
 func (r ReadReply) EncodeContinuation(w io.Writer) error {
 	if _, err := w.Write(r.Message); err != nil {
 		return err
@@ -70,9 +69,9 @@ func (r ReadReply) EncodeContinuation(w io.Writer) error {
 // data must be shorter than the range and not empty. data never exceeds
 // q.Capacity.
 //
-// The reply carries what TileDB's clients need (tiledb-array-protocol.md
-// §7.3): layout, the contents header (fixed size = len(data), original =
-// capacity), reader (or denseReader, as q came) with readState.initialized,
+// The reply carries what TileDB's clients need: layout, the contents
+// header (fixed size = len(data), original = capacity), reader (or
+// denseReader, as q came) with readState.initialized,
 // array.endTimestamp = q.Timestamp, totalFixedLengthBufferBytes. Set
 // q.Timestamp to the timestamp the read resolved to before calling: an
 // INCOMPLETE reply keeps it, and the range still to read, in its reader for
@@ -300,8 +299,7 @@ type WriteReply struct {
 // WriteWriteReply writes the reply chunk to a WRITE query q that the server
 // stored as fragment fragmentURI (see FragmentName) at timestamp ts: the
 // headers echoed, COMPLETED, writer.subarrayRanges, array.endTimestamp ts,
-// writtenFragmentInfo [{fragmentURI, [ts, ts]}], and no data
-// (tiledb-array-protocol.md §3.3).
+// writtenFragmentInfo [{fragmentURI, [ts, ts]}], and no data.
 func WriteWriteReply(w io.Writer, q WriteQuery, ts uint64, fragmentURI string) error {
 	if err := checkRange(q.Start, q.End); err != nil {
 		return fmt.Errorf("arrayproto: WriteWriteReply: %w", err)

@@ -9,7 +9,7 @@ import (
 	"notebookfs/remote/arrayproto/rest"
 )
 
-// The notebook array (tiledb-array-protocol.md, "The array"): dense, 1-D,
+// The notebook array as TileDB Cloud stores a notebook: dense, 1-D,
 // dimension position (UINT64), attribute contents (UINT8).
 const (
 	DimensionName = "position"
@@ -141,7 +141,7 @@ func EncodeNotebookSchema(w io.Writer) error {
 	return err
 }
 
-// The JSON form follows openapi-v1.yaml ArraySchema. TileDB's JS client
+// The JSON form follows the REST API's ArraySchema. TileDB's JS client
 // reads only domain.dimensions[i].{name,type,domain} and
 // attributes[i].{name,type,cellValNum,nullable}.
 type (
@@ -202,9 +202,9 @@ func (b byteList) MarshalJSON() ([]byte, error) {
 // to GET /v1/arrays/{ns}/{array} with Content-Type application/json. The
 // domain bound 18446744073709550590 is written exactly, as an integer (a
 // JavaScript reader rounds it; a Go reader should decode it with
-// json.Number or into a uint64). Filters use the openapi names
-// (FILTER_ZSTD); version is [FormatVersion] (openapi-v1.yaml requires it,
-// no client uses it).
+// json.Number or into a uint64). Filters use the REST API's names
+// (FILTER_ZSTD); version is [FormatVersion] (the API requires it, no
+// client uses it).
 func NotebookSchemaJSON() []byte {
 	zstd := jsonPipeline{Filters: []jsonFilter{{Type: "FILTER_ZSTD", Data: map[string]int32{"int32": ZstdLevel}}}}
 	s := jsonSchema{

@@ -11,9 +11,9 @@ import (
 // array opened without a timestamp).
 const Latest uint64 = math.MaxUint64
 
-// TimeRange is the window, in milliseconds, a request opens the array at
-// (tiledb-array-protocol.md §5): fragments and metadata with a timestamp in
-// [Start, End] are visible. End == Latest means the server's now.
+// TimeRange is the window, in milliseconds, a request opens the array at:
+// fragments and metadata with a timestamp in [Start, End] are visible.
+// End == Latest means the server's now.
 type TimeRange struct {
 	Start, End uint64
 }

@@ -17,8 +17,8 @@ const (
 	jsPayload   = "0123456789"
 )
 
-// The JS bodies are the notes' vectors byte for byte.
-func TestJSVectorsAreTheNotes(t *testing.T) {
+// The JS bodies are the captured ones byte for byte.
+func TestJSVectorsAreTheCaptures(t *testing.T) {
 	for name, want := range map[string]string{
 		"js_write_7.1.bin": "f30817d7d2d2c4eb5bd4915cd65833d73b1177ca7dadb8ddc6986926c3dba6d2",
 		"js_read_7.2.bin":  "8affad8c2b38263c7e1413b4d9670defc51b00f7487fb63ea3c585766ab29e2f",
@@ -37,8 +37,8 @@ func TestJSVectorsAreTheNotes(t *testing.T) {
 	}
 }
 
-// capnp decodes the JS write vector with the upstream schema to the notes'
-// §7.1 text, and the read vector to the stored decoding.
+// capnp decodes the JS write and read vectors with the upstream schema to
+// the stored decodings.
 func TestJSVectorsDecodeWithCapnp(t *testing.T) {
 	for _, c := range []struct{ bin, txt string }{
 		{"js_write_7.1.bin", "js_write_7.1.capnp.txt"},
@@ -169,7 +169,7 @@ func TestReadReplyVector(t *testing.T) {
 	if _, err := DecodeReadReply(bytes.NewReader(body), int64(len(body))-1); !errors.Is(err, ErrTooLarge) {
 		t.Errorf("limit-1: %v", err)
 	}
-	// The notes' description of the vector, checked with capnp.
+	// What the vector holds, checked with capnp.
 	flat := flatten(t, capnpDecode(t, upstreamSchema, "Query", body[8:8+288]))
 	for k, v := range map[string]string{
 		"attributeBufferHeaders[0].name":                      `"contents"`,
@@ -206,7 +206,7 @@ func TestMetadataVector(t *testing.T) {
 	if !bytes.Equal(b.Bytes(), body) {
 		t.Errorf("encoded\n%x\nwant\n%x", b.Bytes(), body)
 	}
-	// The notes: a save's three entries make 224 bytes.
+	// A save's three entries make 224 bytes.
 	b.Reset()
 	if err := EncodeArrayMetadata(&b, NotebookMetadata(10)); err != nil || b.Len() != 224 {
 		t.Errorf("NotebookMetadata: %d bytes, %v", b.Len(), err)

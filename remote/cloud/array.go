@@ -16,9 +16,8 @@ import (
 	"notebookfs/remote/arrayproto"
 )
 
-// The capnp array protocol (shared/reference/tiledb-array-protocol.md,
-// "the notes"): the requests Read and Write share, and what the client
-// remembers between calls.
+// The capnp array protocol: the requests Read and Write share, and what
+// the client remembers between calls.
 
 const (
 	capnpType = "application/capnp"
@@ -40,7 +39,7 @@ const (
 // array's fill value, what a cell no fragment covers reads as.
 var fillByte = []byte{arrayproto.FillValue}
 
-// submitPath is the v2 query endpoint of the notes §2.2.
+// submitPath is the v2 query endpoint.
 func submitPath(ns, id string) string {
 	return "/v2/arrays/" + seg(ns) + "/" + seg(id) + "/query/submit"
 }
@@ -83,7 +82,7 @@ func (c *Client) fragmentEnd(ctx context.Context, ns, id string, at uint64, have
 
 // arrayMetadata is GET /v1/arrays/{ns}/{id}/array_metadata
 // ?start_timestamp=0&end_timestamp=end with Content-Type application/capnp:
-// the metadata folded up to end (notes §2.5), a bare capnp ArrayMetadata.
+// the metadata folded up to end, a bare capnp ArrayMetadata.
 func (c *Client) arrayMetadata(ctx context.Context, ns, id string, end uint64) (arrayproto.Metadata, error) {
 	cl := &call{method: http.MethodGet, path: arrayPath(ns, id, "/array_metadata"), query: openAt(end), header: capnpHeader()}
 	_, data, err := c.send(ctx, cl, true)
@@ -101,7 +100,7 @@ func (c *Client) arrayMetadata(ctx context.Context, ns, id string, end uint64) (
 
 // postArrayMetadata is POST /v1/arrays/{ns}/{id}/array_metadata
 // ?start_timestamp=0&end_timestamp=ts with a bare capnp ArrayMetadata: one
-// metadata write at ts (notes §2.5, §4). The reply body is ignored. It is
+// metadata write at ts. The reply body is ignored. It is
 // re-sent when a retry is needed: the same entries at the same timestamp
 // fold to the same metadata.
 func (c *Client) postArrayMetadata(ctx context.Context, ns, id string, ts uint64, entries []arrayproto.MetadataEntry) error {
@@ -259,11 +258,8 @@ func (c *Client) notebookInfo(ctx context.Context, ns, id string) (remote.Notebo
 	if err != nil {
 		return remote.Notebook{}, err
 	}
-	if info.ID == "" {
-		info.ID = id
-	}
-	if info.Namespace == "" {
-		info.Namespace = ns
+	if err := c.checkReply(&info, ns, id); err != nil {
+		return remote.Notebook{}, err
 	}
 	return notebookOf(&info, u), nil
 }

@@ -54,8 +54,9 @@ type Options struct {
 // Client is a remote.Client over TileDB Cloud's JSON REST API. It is safe
 // for concurrent use.
 type Client struct {
-	hc   *http.Client
-	base atomic.Pointer[url.URL] // scheme://host[/prefix]; moves after a redirect
+	hc     *http.Client
+	base   atomic.Pointer[url.URL] // scheme://host[/prefix]; moves after a redirect (within origin's site)
+	origin *url.URL                // the configured API root: where credentials may go (see sendsCredentials)
 
 	token, username, password string
 	secrets                   []string // redacted from every error message
@@ -78,6 +79,9 @@ type Client struct {
 
 	knownMu sync.Mutex
 	known   map[string]*knownNotebook // by ns/id: see remember
+
+	warnMu sync.Mutex
+	warned map[string]struct{} // GUARDED_BY(warnMu): invalid entries already logged
 }
 
 var _ remote.Client = (*Client)(nil)
@@ -106,6 +110,7 @@ func New(o Options) (*Client, error) {
 		headerTimeout: 30 * time.Second,
 		readBuffer:    defaultReadBuffer,
 		known:         map[string]*knownNotebook{},
+		warned:        map[string]struct{}{},
 	}
 	for _, s := range []string{o.Token, o.Password} {
 		if s != "" {
@@ -152,6 +157,11 @@ func New(o Options) (*Client, error) {
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 	c.base.Store(base)
+	c.origin = base
+	if o.InsecureSkipVerify {
+		c.log.WithField("host", base.Host).Warn("TLS certificate verification is off (verify_ssl false or TILEDB_REST_IGNORE_SSL_VALIDATION): " +
+			"anyone on the network path can pose as the server and read the token")
+	}
 	return c, nil
 }
 

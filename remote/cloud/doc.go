@@ -1,11 +1,9 @@
 // Package cloud is a remote.Client for TileDB Cloud over its JSON REST API
-// (openapi v1 and v2; see shared/reference/tiledb-cloud-api.md) and, for a
-// notebook's contents, TileDB's capnp array protocol
-// (shared/reference/tiledb-array-protocol.md, "the notes"; bodies from
-// remote/arrayproto), as TileDB's JS client speaks it plus what that lacks:
-// timestamps (versions) and the array metadata. Read (read.go,
-// readarray.go) and Write (write.go) go through it; Create stays the v2
-// upload.
+// (v1 and v2, as its published spec defines them) and, for a notebook's
+// contents, TileDB's capnp array protocol (bodies from remote/arrayproto),
+// as TileDB's JS client speaks it plus what that lacks: timestamps
+// (versions) and the array metadata. Read (read.go, readarray.go) and Write
+// (write.go) go through it; Create stays the v2 upload.
 //
 // # Addressing
 //
@@ -88,11 +86,15 @@
 //     and now answered 404 counts as done.
 //
 // Redirects (301, 302, 303, 307, 308) are followed by hand, at most 3, with
-// the same method, headers (credentials included) and body; Go's automatic
-// following would turn a POST into a GET. Only https targets are followed
-// (http only on loopback). A redirect that moves the same path to another
-// host (api.tiledb.com sending us to an array's region) is remembered: later
-// calls go to the new host directly, as TileDB's JS client does.
+// the same method, headers and body; Go's automatic following would turn a
+// POST into a GET. Only https targets are followed (http only on loopback).
+// Credentials (X-TILEDB-REST-API-KEY, Authorization) go only to the
+// configured origin and to https hosts of its registrable domain on the same
+// port (golang.org/x/net/publicsuffix): a redirect anywhere else is followed
+// without them. A redirect that moves the same path to another host of that
+// site (api.tiledb.com sending us to an array's region) is remembered: later
+// calls go to the new host directly, as TileDB's JS client does; a redirect
+// to another site never moves the client.
 //
 // A request body is resent after a redirect or a retry when it can be
 // rewound: JSON bodies always, an upload when its reader is an io.Seeker, or
@@ -140,7 +142,7 @@
 // before and a check after.
 //
 // Limits: a writer that stamps its metadata after its fragment (TileDB-
-// Cloud-Py without a timestamp, notes §5) makes file_size as of V the
+// Cloud-Py without a timestamp) makes file_size as of V the
 // previous one; this client, JupyterLab's contents manager and libtiledb
 // opened at T write both at T. Versions reads sizes the same way
 // (metadata_json at V).

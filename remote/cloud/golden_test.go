@@ -18,7 +18,7 @@ import (
 )
 
 // Golden comparison with TileDB's JS client (@tiledb-inc/tiledb-cloud
-// 1.0.8): the notes' §7.1 WriteQuery and §7.2 ReadQuery bodies (alice/nb,
+// 1.0.8): its captured WriteQuery and ReadQuery bodies (alice/nb,
 // payload "0123456789", Date.now = 1700000000000) are in testdata/js_*;
 // the Go client's bodies for the same operations are in testdata/go_* and
 // must stay byte-identical (go test -run Golden -update rewrites them).
@@ -69,7 +69,7 @@ func TestGoldenBodies(t *testing.T) {
 	} {
 		sum := sha256.Sum256(testdata(t, name))
 		if got := hex.EncodeToString(sum[:]); got != want {
-			t.Fatalf("%s is not the notes' vector: sha256 %s", name, got)
+			t.Fatalf("%s is not the captured vector: sha256 %s", name, got)
 		}
 	}
 	write, read := goldenBodies(t)
@@ -176,7 +176,7 @@ func testdata(t *testing.T, name string) []byte {
 }
 
 // messageLen is the length of the framed capnp message at the start of b
-// (notes §3.1).
+// (segment table, then segments).
 func messageLen(t *testing.T, b []byte) int {
 	t.Helper()
 	u32 := func(o int) int { return int(b[o]) | int(b[o+1])<<8 | int(b[o+2])<<16 | int(b[o+3])<<24 }

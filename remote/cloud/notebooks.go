@@ -2,6 +2,7 @@ package cloud
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -35,13 +36,22 @@ func (c *Client) fetchUser(ctx context.Context) (remote.User, error) {
 	if ui.Username == "" {
 		return remote.User{}, fmt.Errorf("GET /v1/user: reply without a username")
 	}
-	u := remote.User{Username: ui.Username, Organizations: []remote.Organization{}}
-	for _, o := range ui.Organizations {
-		if o.OrganizationName == "" || o.OrganizationName == remote.PublicNamespace {
-			continue
-		}
-		u.Organizations = append(u.Organizations, remote.Organization{Name: o.OrganizationName, Role: o.Role})
+	if remote.ValidNamespace(ui.Username) != nil {
+		return remote.User{}, fmt.Errorf("GET /v1/user: user name %.80q is not a valid namespace", ui.Username)
 	}
+	u := remote.User{Username: ui.Username, Organizations: []remote.Organization{}}
+	var bad []string
+	for _, o := range ui.Organizations {
+		switch {
+		case o.OrganizationName == "" || o.OrganizationName == remote.PublicNamespace:
+		case remote.ValidNamespace(o.OrganizationName) != nil || o.OrganizationName == u.Username ||
+			slices.ContainsFunc(u.Organizations, func(x remote.Organization) bool { return x.Name == o.OrganizationName }):
+			bad = append(bad, fmt.Sprintf("organization %.80q", o.OrganizationName))
+		default:
+			u.Organizations = append(u.Organizations, remote.Organization{Name: o.OrganizationName, Role: o.Role})
+		}
+	}
+	c.warnInvalid("GET /v1/user", bad)
 	slices.SortStableFunc(u.Organizations, func(a, b remote.Organization) int {
 		switch {
 		case a.Name < b.Name:
@@ -110,12 +120,13 @@ func (c *Client) Namespaces(ctx context.Context, cat remote.Category) ([]string,
 	if err := c.getJSON(ctx, "/v1/arrays/browser/"+string(cat)+"/sidebar", url.Values{"file_type": {"notebook"}}, &sb); err != nil {
 		return nil, err
 	}
+	valid, bad := validNamespaces(sb.Namespaces)
+	c.warnInvalid("GET /v1/arrays/browser/"+string(cat)+"/sidebar", bad)
 	out := []string{}
-	for _, ns := range sb.Namespaces {
-		if ns == "" || slices.Contains(out, ns) || (cat == remote.Shared && owns(u, ns)) {
-			continue
+	for _, ns := range valid {
+		if !(cat == remote.Shared && owns(u, ns)) {
+			out = append(out, ns)
 		}
-		out = append(out, ns)
 	}
 	slices.Sort(out)
 	return out, nil
@@ -198,30 +209,16 @@ func (c *Client) List(ctx context.Context, cat remote.Category, ns string) ([]re
 		}
 	}
 
-	out := []remote.Notebook{}
-	var unsized []int
-	sized := map[string]bool{}
-	seen := map[string]bool{}
-	for _, page := range pages {
-		for i := range page {
-			a := &page[i]
-			if a.ID == "" || seen[a.ID] || a.Namespace != ns || (a.FileType != "" && a.FileType != "notebook") {
-				continue
-			}
-			seen[a.ID] = true
-			nb := notebookOf(a, u)
-			if n, ok := fileSizeFromInfo(a); ok {
-				nb.Size = n
-				sized[nb.ID] = true
-			} else {
-				unsized = append(unsized, len(out))
-			}
-			out = append(out, nb)
-		}
-	}
+	out, unsized, sized, bad := listingEntries(pages, ns, u)
+	c.warnInvalid("GET "+path+" "+ns, bad)
+	badSize := make([]bool, len(out))
 	err = forEach(ctx, len(unsized), c.parallel, func(ctx context.Context, i int) error {
 		nb := &out[unsized[i]]
 		n, err := c.fileSize(ctx, nb.Namespace, nb.ID, time.Time{})
+		if errors.Is(err, errNotByteCount) {
+			badSize[unsized[i]] = true
+			return nil
+		}
 		if err != nil {
 			return err
 		}
@@ -230,6 +227,19 @@ func (c *Client) List(ctx context.Context, cat remote.Category, ns string) ([]re
 	})
 	if err != nil {
 		return nil, err
+	}
+	if slices.Contains(badSize, true) {
+		kept := out[:0]
+		bad = bad[:0]
+		for i, nb := range out {
+			if badSize[i] {
+				bad = append(bad, fmt.Sprintf("file_size is not a byte count (id %s, name %.80q)", nb.ID, nb.Name))
+				continue
+			}
+			kept = append(kept, nb)
+		}
+		out = kept
+		c.warnInvalid("GET "+arrayPath(ns, "*", "/metadata_json"), bad)
 	}
 	slices.SortStableFunc(out, func(a, b remote.Notebook) int { return a.Created.Compare(b.Created) })
 	for _, nb := range out {
@@ -301,11 +311,8 @@ func (c *Client) stat(ctx context.Context, ns, id string) (remote.Notebook, erro
 	if err != nil {
 		return remote.Notebook{}, err
 	}
-	if info.ID == "" {
-		info.ID = id
-	}
-	if info.Namespace == "" {
-		info.Namespace = ns
+	if err := c.checkReply(&info, ns, id); err != nil {
+		return remote.Notebook{}, err
 	}
 	nb := notebookOf(&info, u)
 	nb.Size = size

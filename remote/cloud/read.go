@@ -154,6 +154,9 @@ func (c *Client) readArray(ctx context.Context, ns, id string, at time.Time) (*r
 		return nil, metaErr
 	}
 	size, ok, err := meta.FileSize()
+	if err == nil && size > maxFileSize {
+		err = fmt.Errorf("file_size %d is not believable", size)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("GET %s: %w", arrayPath(ns, id, "/array_metadata"), err)
 	}

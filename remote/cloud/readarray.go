@@ -15,12 +15,12 @@ import (
 )
 
 // arrayReader streams the contents of one READ: it decodes reply chunks
-// (u64le L ‖ message ‖ contents bytes, notes §3.3) as the caller reads, so
+// (u64le L ‖ message ‖ contents bytes) as the caller reads, so
 // the client holds at most two chunks (the one being delivered and, for a
 // continuation, the previous one), each at most the query's buffer size,
 // whatever the notebook's size.
 //
-// Continuation (notes §3.4): with read_all=true a server streams all chunks
+// Continuation: with read_all=true a server streams all chunks
 // in one reply; one that sends a single chunk per reply (TileDB's JS client
 // protocol) ends the reply after an INCOMPLETE chunk, and the client posts
 // that chunk back, message and bytes, verbatim, to the same URL, as the JS

@@ -27,8 +27,13 @@ func (c *Client) Shares(ctx context.Context, ns, id string) ([]remote.Share, err
 		return nil, err
 	}
 	out := []remote.Share{}
+	var bad []string
 	for _, s := range list {
 		if s.Namespace == "" {
+			continue
+		}
+		if s.Namespace != remote.PublicNamespace && remote.ValidNamespace(s.Namespace) != nil {
+			bad = append(bad, fmt.Sprintf("invalid namespace %.80q", s.Namespace))
 			continue
 		}
 		out = append(out, remote.Share{
@@ -37,6 +42,7 @@ func (c *Client) Shares(ctx context.Context, ns, id string) ([]remote.Share, err
 			Type:      strings.ToLower(s.NamespaceType),
 		})
 	}
+	c.warnInvalid("GET "+arrayPath(ns, id, "/share"), bad)
 	slices.SortStableFunc(out, func(a, b remote.Share) int { return strings.Compare(a.Namespace, b.Namespace) })
 	return out, nil
 }

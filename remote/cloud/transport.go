@@ -12,12 +12,14 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/sirupsen/logrus"
+	"golang.org/x/net/publicsuffix"
 
 	"notebookfs/remote"
 )
@@ -179,10 +181,11 @@ func (e *transportError) Unwrap() error { return e.err }
 
 // attempt sends cl once, following up to maxRedirects redirects (301, 302,
 // 303, 307, 308) by hand with the same method, headers and body. A redirect
-// that moves the whole API to another host (same path, other origin, as
-// api.tiledb.com does towards an array's region) is remembered for later
-// calls, as TileDB's JS client does. Redirects to plain http off loopback
-// are refused: the token would follow. reached reports whether the request
+// that moves the whole API to another host of the configured host's site
+// (same path, other origin, as api.tiledb.com does towards an array's
+// region) is remembered for later calls, as TileDB's JS client does.
+// Credentials go only to that site (sendsCredentials); redirects to plain
+// http off loopback are refused. reached reports whether the request
 // may have reached a server.
 func (c *Client) attempt(ctx context.Context, cl *call, again bool) (resp *http.Response, reached bool, err error) {
 	base := c.base.Load()
@@ -222,22 +225,65 @@ func (c *Client) attempt(ctx context.Context, cl *call, again bool) (resp *http.
 			return nil, true, permanent{fmt.Errorf("redirect: %w", err)}
 		}
 		c.log.WithFields(logrus.Fields{"op": cl.label(), "status": resp.StatusCode, "to": next.Host}).Debug("following redirect")
+		if !c.sendsCredentials(next) {
+			c.log.WithFields(logrus.Fields{"op": cl.label(), "from": target.Host, "to": next.Host}).
+				Warn("redirected to another site: following it without credentials")
+		}
 		c.rememberBase(base, target, next)
 		target = next
 	}
 }
 
 // rememberBase moves the API root when a redirect sends the same path to
-// another origin.
+// another origin of the configured host's site (as api.tiledb.com does to
+// a region); never to another site.
 func (c *Client) rememberBase(base, from, to *url.URL) {
 	if from.Scheme != base.Scheme || from.Host != base.Host || from.EscapedPath() != to.EscapedPath() ||
-		(to.Scheme == from.Scheme && to.Host == from.Host) {
+		(to.Scheme == from.Scheme && to.Host == from.Host) || !c.sendsCredentials(to) {
 		return
 	}
 	nb := &url.URL{Scheme: to.Scheme, Host: to.Host, Path: base.Path, RawPath: base.RawPath}
 	if c.base.CompareAndSwap(base, nb) {
 		c.log.WithFields(logrus.Fields{"from": base.Host, "to": nb.Host}).Info("TileDB Cloud redirected; using the new host from now on")
 	}
+}
+
+// sendsCredentials reports whether the token and password may go to u: the
+// configured origin itself, or an https host of the same registrable
+// domain on the same port (TileDB's regional hosts under tiledb.com).
+// Anywhere else a redirect leads (an open redirect, a compromised or
+// spoofed host) gets the request without them.
+func (c *Client) sendsCredentials(u *url.URL) bool {
+	o := c.origin
+	if strings.EqualFold(u.Scheme, o.Scheme) && strings.EqualFold(hostPort(u), hostPort(o)) {
+		return true
+	}
+	if !strings.EqualFold(u.Scheme, "https") || !strings.EqualFold(o.Scheme, "https") || portOf(u) != portOf(o) {
+		return false
+	}
+	a, b := strings.ToLower(strings.TrimSuffix(u.Hostname(), ".")), strings.ToLower(strings.TrimSuffix(o.Hostname(), "."))
+	if net.ParseIP(a) != nil || net.ParseIP(b) != nil || isLoopback(a) || isLoopback(b) {
+		return false
+	}
+	da, errA := publicsuffix.EffectiveTLDPlusOne(a)
+	db, errB := publicsuffix.EffectiveTLDPlusOne(b)
+	return errA == nil && errB == nil && da == db
+}
+
+// portOf is u's port, the scheme's default when absent.
+func portOf(u *url.URL) string {
+	if p := u.Port(); p != "" {
+		return p
+	}
+	if strings.EqualFold(u.Scheme, "http") {
+		return "80"
+	}
+	return "443"
+}
+
+// hostPort is host:port with the default port made explicit.
+func hostPort(u *url.URL) string {
+	return net.JoinHostPort(strings.TrimSuffix(u.Hostname(), "."), portOf(u))
 }
 
 // roundTrip sends one HTTP request of cl to u. An idempotent request that
@@ -290,7 +336,9 @@ func (c *Client) roundTrip(ctx context.Context, cl *call, u *url.URL, again bool
 		// before we give it the body (net/http waits ExpectContinueTimeout).
 		req.Header.Set("Expect", "100-continue")
 	}
-	c.setAuth(req.Header)
+	if c.sendsCredentials(u) {
+		c.setAuth(req.Header)
+	}
 
 	var timedOut atomic.Bool
 	var timer *time.Timer

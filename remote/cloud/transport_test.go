@@ -33,8 +33,17 @@ type recorder struct {
 }
 
 func newRecorder(t *testing.T, h func(w http.ResponseWriter, r *http.Request, n int)) *recorder {
+	return newRecorderTLS(t, false, h)
+}
+
+// newRecorderTLS is newRecorder over https when tls is set.
+func newRecorderTLS(t *testing.T, tls bool, h func(w http.ResponseWriter, r *http.Request, n int)) *recorder {
 	rec := &recorder{count: map[string]int{}}
-	rec.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	start := httptest.NewServer
+	if tls {
+		start = httptest.NewTLSServer
+	}
+	rec.srv = start(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec.mu.Lock()
 		rec.count[r.URL.Path]++
 		n := rec.count[r.URL.Path]
@@ -218,7 +227,7 @@ func TestRedirectsResendSameRequest(t *testing.T) {
 			}
 			var mu sync.Mutex
 			var hits []got
-			region := newRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) {
+			region := newRecorderTLS(t, true, func(w http.ResponseWriter, r *http.Request, n int) {
 				body, _ := io.ReadAll(r.Body)
 				mu.Lock()
 				hits = append(hits, got{r.Method, r.URL.EscapedPath(), r.URL.RawQuery, r.Header.Get("X-TILEDB-REST-API-KEY"), r.Header.Get("Content-Type"), body})
@@ -233,15 +242,16 @@ func TestRedirectsResendSameRequest(t *testing.T) {
 					w.WriteHeader(http.StatusNoContent)
 				}
 			})
-			global := newRecorder(t, func(w http.ResponseWriter, r *http.Request, n int) {
-				http.Redirect(w, r, region.srv.URL+r.URL.RequestURI(), status)
+			global := newRecorderTLS(t, true, func(w http.ResponseWriter, r *http.Request, n int) {
+				http.Redirect(w, r, "https://eu.tiledb.test"+r.URL.RequestURI(), status)
 			})
-			c := global.client(t, Options{})
+			c := newTestClient(t, Options{Host: "https://api.tiledb.test", Token: testToken,
+				Transport: siteTransport(map[string]*recorder{"api.tiledb.test": global, "eu.tiledb.test": region})})
 			ctx := t.Context()
 			if _, err := c.Whoami(ctx); err != nil {
 				t.Fatal(err)
 			}
-			if c.Host() != region.srv.URL {
+			if c.Host() != "https://eu.tiledb.test" {
 				t.Fatalf("redirected host not remembered: %s", c.Host())
 			}
 			// Later calls go to the region directly.

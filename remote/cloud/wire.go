@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -19,9 +20,9 @@ import (
 )
 
 // The JSON shapes of TileDB Cloud's v1/v2 REST API that the client reads,
-// with the fields it needs (spec lines are openapi-v1.yaml's).
+// with the fields it needs, named as the API's definitions.
 
-// arrayInfo is ArrayInfo (v1:2013).
+// arrayInfo is ArrayInfo.
 type arrayInfo struct {
 	ID             string          `json:"id"`
 	Name           string          `json:"name"`
@@ -33,15 +34,15 @@ type arrayInfo struct {
 	Metadata       []metadataEntry `json:"metadata"` // only with with_metadata=true
 }
 
-// metadataEntry is MetadataStringifiedEntry (v1:969): every field a string
-// by the spec; value is kept raw in case a server sends a number.
+// metadataEntry is MetadataStringifiedEntry: every field a string by the
+// spec; value is kept raw in case a server sends a number.
 type metadataEntry struct {
 	Key   string          `json:"key"`
 	Value json.RawMessage `json:"value"`
 	Type  string          `json:"type"`
 }
 
-// pagination is PaginationMetadata (v1:1225): JSON numbers.
+// pagination is PaginationMetadata: JSON numbers.
 type pagination struct {
 	Page       float64 `json:"page"`
 	PerPage    float64 `json:"per_page"`
@@ -49,24 +50,24 @@ type pagination struct {
 	TotalItems float64 `json:"total_items"`
 }
 
-// arrayBrowserData is ArrayBrowserData (v1:1324); arrays may be absent or null.
+// arrayBrowserData is ArrayBrowserData; arrays may be absent or null.
 type arrayBrowserData struct {
 	Arrays     []arrayInfo `json:"arrays"`
 	Pagination pagination  `json:"pagination_metadata"`
 }
 
-// browserSidebar is ArrayBrowserSidebar (v1:1351).
+// browserSidebar is ArrayBrowserSidebar.
 type browserSidebar struct {
 	Namespaces []string `json:"namespaces"`
 }
 
-// endTimestamps is ArrayEndTimestampData (v1:1337).
+// endTimestamps is ArrayEndTimestampData.
 type endTimestamps struct {
 	EndTimestamps []json.Number `json:"end_timestamps"`
 	Pagination    pagination    `json:"pagination_metadata"`
 }
 
-// userInfo is User (v1:1382) with its OrganizationUser entries (v1:1480).
+// userInfo is User with its OrganizationUser entries.
 type userInfo struct {
 	Username      string `json:"username"`
 	Organizations []struct {
@@ -75,15 +76,15 @@ type userInfo struct {
 	} `json:"organizations"`
 }
 
-// arraySharing is ArraySharing (v1:1788). Actions is sent without
-// omitempty: "actions": [] removes a share.
+// arraySharing is ArraySharing. Actions is sent without omitempty:
+// "actions": [] removes a share.
 type arraySharing struct {
 	Namespace     string   `json:"namespace"`
 	Actions       []string `json:"actions"`
 	NamespaceType string   `json:"namespace_type,omitempty"`
 }
 
-// notebookUploaded is NotebookUploaded (v2:2153).
+// notebookUploaded is NotebookUploaded.
 type notebookUploaded struct {
 	OutputURI string `json:"output_uri"`
 	Name      string `json:"name"`
@@ -168,10 +169,10 @@ func sizeValue(raw json.RawMessage) (int64, bool) {
 		}
 		break
 	}
-	if n, err := strconv.ParseInt(s, 10, 64); err == nil && n >= 0 {
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil && n >= 0 && n <= maxFileSize {
 		return n, true
 	}
-	if f, err := strconv.ParseFloat(s, 64); err == nil && f >= 0 && f == math.Trunc(f) && f < 1<<62 {
+	if f, err := strconv.ParseFloat(s, 64); err == nil && f >= 0 && f == math.Trunc(f) && f <= maxFileSize {
 		return int64(f), true
 	}
 	return 0, false
@@ -208,10 +209,13 @@ func (c *Client) fileSize(ctx context.Context, ns, id string, at time.Time) (int
 	}
 	n, ok := sizeValue(v)
 	if !ok {
-		return 0, fmt.Errorf("GET %s: file_size is not a byte count", path)
+		return 0, fmt.Errorf("GET %s: file_size %.40s: %w", path, v, errNotByteCount)
 	}
 	return n, nil
 }
+
+// errNotByteCount: a file_size that is not a byte count of at most maxFileSize.
+var errNotByteCount = errors.New("not a byte count")
 
 // notebookOf maps an ArrayInfo to a Notebook (Size left to the caller).
 //

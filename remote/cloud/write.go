@@ -17,7 +17,7 @@ import (
 const maxWriteReply = 8 + maxCapnpMessage
 
 // Write saves size bytes of r as a new version of an existing notebook, as
-// TileDB's clients do (notes §1.3): a capnp WRITE of cells [0, size-1],
+// TileDB's clients do: a capnp WRITE of cells [0, size-1],
 // then the notebook's metadata, both at one timestamp T:
 //
 //  1. POST /v2/arrays/{ns}/{id}/query/submit?type=WRITE&read_all=true
@@ -45,7 +45,7 @@ const maxWriteReply = 8 + maxCapnpMessage
 // newest version (fragment_end_timestamp) when r can be read again; then
 // the error wraps remote.ErrConflict.
 //
-// Empty notebooks: TileDB cannot write an empty range (notes §2.3). The
+// Empty notebooks: TileDB cannot write an empty range. The
 // metadata POST with file_size 0 comes first; a server that makes it a
 // version (the notebookfs server) answers fragment_end_timestamp = T and
 // that is all (2 requests); one that keeps metadata apart from fragments

@@ -147,3 +147,62 @@ func namespaceKind(ctx context.Context, q querier, name string) (string, error) 
 	}
 	return kind, nil
 }
+
+// RemoveMember takes user out of org: from the next request on, user sees
+// and changes nothing of org's (except what is shared with user directly).
+// ErrNotFound if user is not a member.
+func (s *Store) RemoveMember(ctx context.Context, org, user string) error {
+	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+		if err := wantKind(ctx, tx, org, kindOrg); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `DELETE FROM members WHERE org = ? AND user = ?`, org, user)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err == nil && n == 0 {
+			return fmt.Errorf("%q is not a member: %w", user, remote.ErrNotFound)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("remove %q from %q: %w", user, org, err)
+	}
+	s.log.WithFields(map[string]any{"org": org, "user": user}).Info("member removed")
+	return nil
+}
+
+// RemoveUser deletes user with their tokens, memberships and the shares
+// naming them. Their own notebooks are deleted with them when
+// deleteNotebooks is set; otherwise a user who still owns notebooks is
+// ErrExist (nothing is removed). It returns how many notebooks were
+// deleted.
+func (s *Store) RemoveUser(ctx context.Context, user string, deleteNotebooks bool) (int, error) {
+	var n int
+	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+		if err := wantKind(ctx, tx, user, kindUser); err != nil {
+			return err
+		}
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM notebooks WHERE namespace = ?`, user).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 && !deleteNotebooks {
+			return fmt.Errorf("%q owns %d notebook(s); delete them too or move them first: %w", user, n, remote.ErrExist)
+		}
+		for _, q := range []string{
+			`DELETE FROM notebooks WHERE namespace = ?`, // versions, chunks and shares of them cascade
+			`DELETE FROM shares WHERE namespace = ?`,
+			`DELETE FROM namespaces WHERE name = ?`, // tokens and memberships cascade
+		} {
+			if _, err := tx.ExecContext(ctx, q, user); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("remove user %q: %w", user, err)
+	}
+	s.log.WithField("user", user).WithField("notebooks_deleted", n).Info("user removed")
+	return n, nil
+}

@@ -62,6 +62,11 @@ CREATE TABLE shares (
 );
 CREATE INDEX shares_namespace ON shares(namespace, notebook);
 `,
+		// Tokens may expire: unix ms, 0 for never.
+		`
+ALTER TABLE tokens ADD COLUMN expires INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX tokens_user ON tokens(user);
+`,
 	}
 }
 

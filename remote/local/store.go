@@ -38,6 +38,11 @@ type Store struct {
 
 // Open opens the store in dir, creating dir (0700) and dir/store.db if
 // missing and migrating the schema. log may be nil.
+//
+// The store holds every user's notebooks and token hashes: dir is made
+// 0700 and the database and its -wal, -shm and -journal files 0600 (SQLite
+// gives the files it creates the database's mode), and all are checked
+// before use (private: see checkPrivate).
 func Open(dir string, log *logrus.Entry) (*Store, error) {
 	if log == nil {
 		l := logrus.New()
@@ -49,6 +54,9 @@ func Open(dir string, log *logrus.Entry) (*Store, error) {
 	}
 	abs, err := filepath.Abs(filepath.Join(dir, "store.db"))
 	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	if err := makePrivate(filepath.Dir(abs)); err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	db, err := sql.Open("sqlite", dsn(abs))
@@ -67,8 +75,7 @@ func Open(dir string, log *logrus.Entry) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("open store %s: %w", abs, err)
 	}
-	// The database holds every user's notebooks and token hashes.
-	if err := os.Chmod(abs, 0o600); err != nil {
+	if err := checkFiles(abs); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open store: %w", err)
 	}

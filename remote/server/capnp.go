@@ -20,9 +20,9 @@ import (
 	"notebookfs/remote/arrayproto"
 )
 
-// The capnp array protocol (tiledb-array-protocol.md, "the notes"): the
-// notebook array's schema, query/submit READ and WRITE, array metadata.
-// See doc.go for the decisions where the notes are wrong or silent.
+// The capnp array protocol: the notebook array's schema, query/submit READ
+// and WRITE, array metadata. See doc.go for the decisions where TileDB's
+// protocol leaves a choice or where this server differs from TileDB Cloud.
 
 const (
 	mimeCapnp = "application/capnp"
@@ -40,8 +40,8 @@ const (
 	// maxReadAll bounds the contents bytes of one read_all=true reply.
 	maxReadAll = MaxUpload + maxReadChunk
 	// maxClockSkew is how far ahead of the server clock a client-chosen
-	// write timestamp may be (notes §5: such a version stays invisible to
-	// latest reads until the clock reaches it); further is 400.
+	// write timestamp may be (such a version stays invisible to latest
+	// reads until the clock reaches it); further is 400.
 	maxClockSkew = 10 * time.Minute
 	// maxVisibleWait bounds the wait, after a save whose server-chosen time
 	// was bumped past the clock (a save in the same millisecond as the
@@ -116,7 +116,7 @@ func protoError(what string, err error) error {
 		return tooLarge("%s: %v", what, err)
 	case errors.Is(err, arrayproto.ErrMalformed), errors.Is(err, arrayproto.ErrUnsupported):
 		return badRequest("%s: %v", what, err)
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded), errors.Is(err, errSlowBody):
 		return err
 	}
 	return badRequest("%s: reading the body: %v", what, err)
@@ -244,7 +244,7 @@ func fragmentURI(nb remote.Notebook, ts uint64) string {
 }
 
 // messageSize returns the length of the framed capnp message at the start
-// of br (tiledb-array-protocol.md §3.1), reading nothing, so that an
+// of br (segment table, then segments), reading nothing, so that an
 // oversized message is refused before it is received.
 func messageSize(br *bufio.Reader) (int64, error) {
 	b, err := br.Peek(4)
@@ -274,17 +274,22 @@ func truncatedBody(err error) error {
 	return err
 }
 
-// spoolContents reads exactly n bytes of r into memory (up to
-// spoolInMemory) or a temporary file, so that the store, which holds its
-// write lock while it reads, is not fed at the client's pace. The result
-// can be re-read (Seek) and must be released with cleanup.
-func spoolContents(r io.Reader, n int64) (data io.ReadSeeker, cleanup func(), err error) {
-	if n <= spoolInMemory {
-		buf := make([]byte, n)
-		if _, err := io.ReadFull(r, buf); err != nil {
+// spoolContents reads exactly n bytes of r into memory (when memory is
+// set) or a temporary file, so that the store, which holds its write lock
+// while it reads, is not fed at the client's pace. The result can be
+// re-read (Seek) and must be released with cleanup. Memory grows with the
+// bytes received, never from n, which the client sent.
+func spoolContents(r io.Reader, n int64, memory bool) (data io.ReadSeeker, cleanup func(), err error) {
+	if memory {
+		var buf bytes.Buffer
+		m, err := buf.ReadFrom(io.LimitReader(r, n))
+		if err != nil {
 			return nil, nil, err
 		}
-		return bytes.NewReader(buf), func() {}, nil
+		if m != n {
+			return nil, nil, io.ErrUnexpectedEOF
+		}
+		return bytes.NewReader(buf.Bytes()), func() {}, nil
 	}
 	f, err := os.CreateTemp("", "notebookfs-write-*")
 	if err != nil {

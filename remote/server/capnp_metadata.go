@@ -93,8 +93,8 @@ func (s *Server) getArrayMetadata(w http.ResponseWriter, r *http.Request, c *cal
 	return nil
 }
 
-// metadataJSON is the spec's ArrayMetadata (openapi-v1 ArrayMetadataEntry:
-// value is a list of uint8).
+// metadataJSON is the spec's ArrayMetadata (its ArrayMetadataEntry value
+// is a list of uint8).
 type metadataJSON struct {
 	Entries []metadataEntryJSON `json:"entries"`
 }
@@ -114,7 +114,7 @@ type metadataEntryJSON struct {
 //   - file_size must be the size of the version at T, which a save's WRITE
 //     at T has just made (else 409); file_size 0 on a non-empty version
 //     saves an empty version (a notebook of 0 bytes cannot be written with
-//     a WRITE, notes §2.3).
+//     a WRITE).
 //   - type must be "notebook" and format "json" (else 400).
 //   - deleting any of those three is 400; every other key, put or deleted,
 //     is accepted and not kept.

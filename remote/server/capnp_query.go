@@ -37,9 +37,9 @@ func (s *Server) submitQuery(w http.ResponseWriter, r *http.Request, c *call) er
 }
 
 // submitWrite stores a WRITE query's contents as a new version of the
-// notebook: cells [0, n-1], the whole notebook (tiledb-array-protocol.md
-// §2.3). The version's time is end_timestamp (or open_at) if given, else
-// the server's now; the reply's writtenFragmentInfo gives it.
+// notebook: cells [0, n-1], the whole notebook. The version's time is
+// end_timestamp (or open_at) if given, else the server's now; the reply's
+// writtenFragmentInfo gives it.
 func (s *Server) submitWrite(w http.ResponseWriter, r *http.Request, c *call, tr arrayproto.TimeRange) error {
 	at, err := s.writeTimestamp(tr)
 	if err != nil {
@@ -56,7 +56,7 @@ func (s *Server) submitWrite(w http.ResponseWriter, r *http.Request, c *call, tr
 	if r.ContentLength > maxQueryMessage+MaxUpload {
 		return tooLarge("WRITE: body of %d bytes; notebooks are limited to %d bytes", r.ContentLength, MaxUpload)
 	}
-	wq, data, cleanup, err := readWrite(w, r)
+	wq, data, cleanup, err := s.readWrite(w, r, c.user)
 	if err != nil {
 		return err
 	}
@@ -75,7 +75,7 @@ func (s *Server) submitWrite(w http.ResponseWriter, r *http.Request, c *call, tr
 
 // readWrite decodes a WRITE body and spools its contents. Only a write of
 // the whole notebook, cells [0, n-1], is served.
-func readWrite(w http.ResponseWriter, r *http.Request) (arrayproto.WriteQuery, io.ReadSeeker, func(), error) {
+func (s *Server) readWrite(w http.ResponseWriter, r *http.Request, user string) (arrayproto.WriteQuery, io.ReadSeeker, func(), error) {
 	none := func() {}
 	body := http.MaxBytesReader(w, r.Body, maxQueryMessage+MaxUpload)
 	br := bufio.NewReaderSize(body, 64<<10)
@@ -101,10 +101,17 @@ func readWrite(w http.ResponseWriter, r *http.Request) (arrayproto.WriteQuery, i
 		return arrayproto.WriteQuery{}, nil, none, badRequest("WRITE: body of %d bytes, but a %d-byte query message and %d contents bytes",
 			r.ContentLength, wq.MessageSize, n)
 	}
-	data, cleanup, err := spoolContents(wq.Data, int64(n))
+	memory, received, release, err := s.limits.admit(user, int64(n))
 	if err != nil {
+		return arrayproto.WriteQuery{}, nil, none, err
+	}
+	data, spooled, err := spoolContents(wq.Data, int64(n), memory)
+	if err != nil {
+		release()
 		return arrayproto.WriteQuery{}, nil, none, protoError("WRITE", err)
 	}
+	received()
+	cleanup := func() { spooled(); release() }
 	if r.ContentLength < 0 { // chunked: nothing may follow the contents
 		var one [1]byte
 		if m, _ := io.ReadFull(br, one[:]); m > 0 {

@@ -452,7 +452,7 @@ func TestCapnpClientTimestamps(t *testing.T) {
 	}
 
 	// Ahead of the clock: stored at that time, invisible to latest reads
-	// and metadata until the clock gets there (notes §5).
+	// and metadata until the clock gets there.
 	ahead := t0 + 1000 + 60_000
 	rep = e.writeCapnp("alice", submitPath("alice", "nb", "WRITE", fmt.Sprintf("end_timestamp=%d", ahead)), []byte("future"))
 	if rep.Timestamp != uint64(ahead) {
@@ -789,7 +789,7 @@ func TestCapnpMetrics(t *testing.T) {
 		`notebookfs_server_requests_total{route="GET /v1/arrays/{namespace}/{array}/array_metadata",code="200"} 1`,
 		`notebookfs_server_requests_total{route="GET /v1/arrays/{namespace}/{array}",code="200"} 1`,
 	} {
-		if !strings.Contains(string(out), line+"\n") {
+		if !hasSample(string(out), line) {
 			t.Errorf("metrics lack %s:\n%s", line, out)
 		}
 	}
@@ -841,7 +841,7 @@ func TestCapnpChunkedWrite(t *testing.T) {
 
 // TestCapnpSaveReadCost logs what a save and a cold read of a notebook
 // cost in requests and body bytes, the way this project's Go client does
-// them (notes §1.3): save = WRITE + metadata POST at the same timestamp;
+// them: save = WRITE + metadata POST at the same timestamp;
 // read = metadata GET + READ (one request when the buffer holds the file).
 func TestCapnpSaveReadCost(t *testing.T) {
 	e := newEnv(t, Options{}, "alice")

@@ -1,7 +1,8 @@
 // Package server is an HTTP server speaking the subset of the TileDB Cloud
-// REST API that notebook clients use, over the embedded store
-// (remote/local), for any number of users with API tokens. notebookfs's
-// TileDB Cloud client is tested against it, and so is TileDB's own JS client
+// REST API (as its published spec, "the spec" below, defines it) that
+// notebook clients use, over the embedded store (remote/local), for any
+// number of users with API tokens. notebookfs's TileDB Cloud client is
+// tested against it, and so is TileDB's own JS client
 // (@tiledb-inc/tiledb-cloud 1.0.8; see test/js). `notebookfs serve` runs it.
 //
 // # Authentication
@@ -126,20 +127,21 @@
 //
 // TileDB's clients save and read a notebook as an array: a capnp WRITE or
 // READ query/submit of the `contents` cells, and the array metadata
-// file_size, type, format (/work/shared/reference/tiledb-array-protocol.md,
-// "the notes"; bodies are coded by remote/arrayproto). TileDB's JS client
-// (@tiledb-inc/tiledb-cloud 1.0.8: TileDBQuery.WriteQuery and ReadQuery,
-// the array metadata calls, downloadNotebookContents) works against these
-// routes (test/js/query.js). Versions are the store's versions: every
-// WRITE is a new version of the same notebook (same id, shares, history).
-// Decisions where the notes are silent or that differ from TileDB Cloud:
+// file_size, type, format (bodies are coded by remote/arrayproto).
+// TileDB's JS client (@tiledb-inc/tiledb-cloud 1.0.8: TileDBQuery.WriteQuery
+// and ReadQuery, the array metadata calls, downloadNotebookContents) works
+// against these routes (test/js/query.js). Versions are the store's
+// versions: every WRITE is a new version of the same notebook (same id,
+// shares, history).
+// Decisions where TileDB's protocol leaves a choice or that differ from
+// TileDB Cloud:
 //
 //   - Time. end_timestamp or its synonym open_at (start_timestamp,
 //     default 0, bounds the window from below) picks the version: the
 //     latest one at or before it. "Latest" (no timestamp, or MAX) is the
 //     store's clock now, so a version written at a client time ahead of
 //     the clock stays invisible to latest reads and metadata until the
-//     clock reaches it (notes §5). The JSON routes above (get_file,
+//     clock reaches it. The JSON routes above (get_file,
 //     metadata_json, listings, ArrayInfo) are unchanged: they show the
 //     newest version whatever its time.
 //   - WRITE. Only the whole notebook, cells [0, n-1] with n >= 1, of the
@@ -169,7 +171,7 @@
 //   - READ. Cells at or past the version's size read as the fill value 255,
 //     and so does every cell before the notebook's first version or when
 //     no version falls in the window. TileDB would show older, longer
-//     fragments' bytes past file_size (the notes' "stale a"); versions here
+//     fragments' bytes past file_size (a stale tail); versions here
 //     are whole files, and 255 is what a reader that overshoots is better
 //     served with (the JS client's downloadNotebookContents reads
 //     [0, file_size] and strips the non-printable 255). A reply carries at
@@ -191,7 +193,7 @@
 //     folded in order (the last of a key wins): file_size must equal the
 //     size of the version at that time, which the save's WRITE has just
 //     made (409 otherwise); file_size 0 on a non-empty version saves an
-//     empty version (a WRITE cannot carry 0 cells, notes §2.3), at
+//     empty version (a WRITE cannot carry 0 cells), at
 //     end_timestamp if given; type must stay "notebook" and format "json"
 //     (400); deleting any of those three is 400; every other key (JC's
 //     mimetype, TileDB-Py's __np_flat_* deletions) is accepted and not

@@ -30,13 +30,16 @@ const (
 	CodeInternal        = 5000 // 500: anything else (logged with the request id)
 	CodeUnsupported     = 5001 // 501 remote.ErrUnsupported
 	CodeUnavailable     = 5003 // 503: injected fault, or the request was cut short; retry
+	CodeBusy            = 5033 // 503: too many uploads at once, or too many bytes spooled; retry after Retry-After
+	CodeSlowBody        = 4008 // 408: the body came slower than the minimum rate
 )
 
 // httpError is an error with its reply already decided.
 type httpError struct {
-	status int
-	code   int
-	msg    string
+	status     int
+	code       int
+	msg        string
+	retryAfter string // Retry-After of a 503 (default "0")
 }
 
 func (e *httpError) Error() string { return e.msg }
@@ -94,7 +97,12 @@ func writeError(w http.ResponseWriter, log *logrus.Entry, id string, err error) 
 		h.Set("WWW-Authenticate", `Basic realm="notebookfs"`)
 	}
 	if status == http.StatusServiceUnavailable {
-		h.Set("Retry-After", "0")
+		ra := "0"
+		var he *httpError
+		if errors.As(err, &he) && he.retryAfter != "" {
+			ra = he.retryAfter
+		}
+		h.Set("Retry-After", ra)
 	}
 	writeJSON(w, status, errorBody{Code: int64(code), Message: msg, RequestID: id})
 }

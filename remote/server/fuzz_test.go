@@ -19,7 +19,7 @@ import (
 // Fuzz targets of the capnp handlers' body parsing, through the whole
 // handler (authentication, routing, the store). Seed corpora live in
 // testdata/fuzz/<Target>/: arrayproto's seeds (its testdata/fuzz, made from
-// the JS client's captured bodies, tiledb-array-protocol.md §7), plus the
+// the JS client's captured bodies), plus the
 // f.Add seeds below. Run one with e.g.
 //
 //	go test ./remote/server -run '^$' -fuzz '^FuzzSubmitWrite$' -fuzztime 15s -fuzzminimizetime 100x
@@ -27,7 +27,7 @@ import (
 // Without -fuzzminimizetime a short run can spend its whole time
 // minimizing new inputs (up to 60 s each; the execs count stalls). A
 // duration -fuzztime can end in a bare "FAIL ... exit status 1" with no
-// input written (Go's deadline race, golang/go#51484); only a written
+// input written (a race in Go's fuzzing deadline); only a written
 // testdata/fuzz input is a finding (a count, -fuzztime 30000x, avoids it).
 //
 // Every reply must be 200 with a well-formed capnp body, or a 4xx Error

@@ -29,6 +29,21 @@ type Options struct {
 	Latency time.Duration
 	// Seed seeds the fault injection, so that a test run can be repeated.
 	Seed int64
+
+	// MaxUploads bounds the uploads (upload endpoint, capnp WRITE) received
+	// at once, MaxUploadsPerUser those of one user; MaxSpoolBytes the bytes they announce, in all, and
+	// MaxSpoolMemory those held in memory (the rest go to temporary
+	// files). Past a bound the upload is answered 503 with Retry-After.
+	// Zero: DefaultMaxUploads, DefaultMaxSpoolBytes, DefaultMaxSpoolMem.
+	MaxUploads        int
+	MaxUploadsPerUser int // zero: DefaultMaxUserUploads
+	MaxSpoolBytes     int64
+	MaxSpoolMemory    int64
+	// MinBodyRate (bytes/s) and BodyGrace cut a request body that comes
+	// slower: it must have arrived by BodyGrace + its size / MinBodyRate.
+	// Zero: DefaultMinBodyRate, DefaultBodyGrace.
+	MinBodyRate int64
+	BodyGrace   time.Duration
 }
 
 // Server answers the TileDB Cloud REST subset over a local store. It is an
@@ -39,6 +54,7 @@ type Server struct {
 	opts    Options
 	mux     *http.ServeMux
 	metrics *metrics
+	limits  *limits
 
 	faultMu sync.Mutex
 	rng     *rand.Rand // guarded by faultMu
@@ -59,6 +75,7 @@ func New(store *local.Store, opts Options) *Server {
 		opts:    opts,
 		mux:     http.NewServeMux(),
 		metrics: newMetrics(),
+		limits:  newLimits(opts),
 		rng:     rand.New(rand.NewPCG(uint64(opts.Seed), 0x6e6f7465626f6f6b)),
 	}
 	for _, rt := range s.routes() {
@@ -204,6 +221,9 @@ func (s *Server) wrap(rt route) http.Handler {
 			info.user = user
 			c.user = user
 			c.client = s.store.As(user)
+			if r.Body != nil && r.Body != http.NoBody {
+				r.Body = newRateBody(w, r.Body, s.opts.MinBodyRate, s.opts.BodyGrace)
+			}
 		}
 		if err := rt.h(w, r, c); err != nil {
 			if rec, ok := w.(*recorder); ok && rec.wrote {

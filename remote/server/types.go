@@ -9,8 +9,8 @@ import (
 	"notebookfs/remote"
 )
 
-// JSON shapes of the TileDB Cloud spec (openapi-v1.yaml definitions), with
-// the fields this server fills. Field names are the spec's.
+// JSON shapes of the TileDB Cloud spec (its v1 definitions), with the
+// fields this server fills. Field names are the spec's.
 
 // userJSON is the User definition.
 type userJSON struct {

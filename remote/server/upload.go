@@ -71,10 +71,16 @@ func (s *Server) uploadNotebook(w http.ResponseWriter, r *http.Request, c *call)
 		return err
 	}
 
-	body, cleanup, err := spool(r.Body, size)
+	memory, received, release, err := s.limits.admit(c.user, size)
 	if err != nil {
 		return err
 	}
+	defer release()
+	body, cleanup, err := spool(r.Body, size, memory)
+	if err != nil {
+		return err
+	}
+	received()
 	defer cleanup()
 	nb, err := c.client.Create(r.Context(), ns, name, body, size, opts)
 	if err != nil {
@@ -88,14 +94,19 @@ func (s *Server) uploadNotebook(w http.ResponseWriter, r *http.Request, c *call)
 	return nil
 }
 
-// spool reads exactly size bytes of body into memory or a temporary file
-// and returns a reader of them. A body of another length is 400.
-func spool(body io.Reader, size int64) (io.Reader, func(), error) {
+// spool reads exactly size bytes of body into memory (when memory is set)
+// or a temporary file and returns a reader of them. A body of another
+// length is 400. The buffer grows with the bytes received: size is the
+// client's word, and allocating it before the body arrives would let idle
+// connections pin memory.
+func spool(body io.Reader, size int64, memory bool) (io.Reader, func(), error) {
 	limited := io.LimitReader(body, size+1) // one more shows a longer body
-	if size <= spoolInMemory {
+	if memory {
 		var buf bytes.Buffer
-		buf.Grow(int(size))
 		n, err := buf.ReadFrom(limited)
+		if errors.Is(err, errSlowBody) {
+			return nil, nil, errSlowBody
+		}
 		if err != nil {
 			return nil, nil, badRequest("upload: reading the body: %v", err)
 		}
@@ -114,6 +125,10 @@ func spool(body io.Reader, size int64) (io.Reader, func(), error) {
 	}
 	src := &readErr{r: limited}
 	n, err := io.Copy(f, src)
+	if errors.Is(src.err, errSlowBody) {
+		cleanup()
+		return nil, nil, errSlowBody
+	}
 	if src.err != nil {
 		cleanup()
 		return nil, nil, badRequest("upload: reading the body: %v", src.err)

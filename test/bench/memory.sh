@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# memory.sh: the memory targets of issue 7, measured as the daemon's peak
-# RSS (VmHWM). Run by hand from the repo root, as root (or a user who may
+# memory.sh: the daemon's memory targets, measured as its peak RSS
+# (VmHWM). Run by hand from the repo root, as root (or a user who may
 # mount FUSE); not part of CI:
 #
 #   bash test/bench/memory.sh [--big-mb 1000] [--many 20] [--many-mb 100] [--cache-size 256M]

@@ -1,6 +1,6 @@
 // Saves and reads a notebook through `notebookfs serve` with TileDB's own JS
 // client, @tiledb-inc/tiledb-cloud 1.0.8: TileDBQuery.WriteQuery and
-// ReadQuery over the capnp array protocol (tiledb-array-protocol.md §1.2),
+// ReadQuery over the capnp array protocol,
 // plus its array metadata calls and downloadNotebookContents. One line per
 // check on stdout ("ok - ..." or "FAIL - ..."); exits 1 on the first
 // failure. remote/server/js_query_test.go runs it; by hand:
