@@ -123,7 +123,7 @@ var coreRegressions = []struct {
 	// carries the notebook as the upload left it, under its old name, and
 	// the listing takes that name back: b.ipynb vanishes and a.ipynb
 	// shows again until the next refresh.
-	{name: "outcome applied after a rename", skip: "FS.apply upserts the uploaded notebook's metadata, name included, over a rename made since", ops: []cop{
+	{name: "outcome applied after a rename", ops: []cop{
 		{kind: "write", name: "a.ipynb", data: []byte("one")},
 		{kind: "settle"},
 		{kind: "write", name: "a.ipynb", data: []byte("two")},
@@ -158,7 +158,7 @@ var coreRegressions = []struct {
 	// content in the memory cache, which is empty now, and finds the empty
 	// backup equal. The file shows empty, the notebook keeps its content.
 	// A backup not emptied makes an identical version instead.
-	{name: "emptied backup renamed back after a restart", skip: "saveScratchAs takes a miss of store.Get for the content of the version moved away", ops: []cop{
+	{name: "emptied backup renamed back after a restart", ops: []cop{
 		{kind: "write", name: "a.ipynb", data: []byte("content")},
 		{kind: "settle"},
 		{kind: "rename", name: "a.ipynb", dst: "a.ipynb~"},
@@ -166,7 +166,7 @@ var coreRegressions = []struct {
 		{kind: "restart"},
 		{kind: "rename", name: "a.ipynb~", dst: "a.ipynb"},
 	}},
-	{name: "unchanged backup renamed back after a restart", skip: "saveScratchAs takes a miss of store.Get for the content of the version moved away", ops: []cop{
+	{name: "unchanged backup renamed back after a restart", ops: []cop{
 		{kind: "write", name: "b.ipynb", data: []byte("content")},
 		{kind: "settle"},
 		{kind: "rename", name: "b.ipynb", dst: "b.ipynb~"},

@@ -117,7 +117,7 @@ var knownBugs = map[string]bool{
 	"movedAwayKeepsPendingSave": true,
 	// An outcome applied after a rename of its notebook puts the old name
 	// back in the listing. The model applies outcomes before a rename.
-	"outcomeRestoresOldName": true,
+	"outcomeRestoresOldName": false,
 	// A backup whose notebook was taken over by a new file of its name,
 	// renamed onto a notebook name, un-hides that notebook even when it
 	// is hidden again behind another backup. The model does not rename
@@ -133,7 +133,7 @@ var knownBugs = map[string]bool{
 	// makes an identical version, and an emptied one is not saved at all.
 	// The model accepts the identical version and does not rename an
 	// emptied backup back.
-	"restoreMissesCache": true,
+	"restoreMissesCache": false,
 }
 
 // known says whether the model steers around a known bug; with

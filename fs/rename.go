@@ -230,8 +230,16 @@ func (d *Namespace) saveScratchAs(ctx context.Context, src *File, newName string
 		if notebookName(newName) != nb.Name {
 			nb, err = d.fs.client.Rename(cctx, d.ns, nb.ID, notebookName(newName))
 		}
-		old, _ := d.fs.store.Get(own.nb.ID, own.nb.Version)
-		keep = err == nil && !bytes.Equal(data, old)
+		// Unchanged means equal to the version moved away: from the
+		// cache, else downloaded; unknown (offline) is a save, since an
+		// identical version is better than a lost one.
+		old, known := d.fs.store.Get(own.nb.ID, own.nb.Version)
+		if !known && err == nil {
+			if b, berr := d.fs.store.Bytes(cctx, d.ns, own.nb.ID, own.nb.Version, own.nb.Size); berr == nil {
+				old, known = b, true
+			}
+		}
+		keep = err == nil && (!known || !bytes.Equal(data, old))
 	case t.nb.ID != "":
 		if !t.nb.Can(remote.ActionWrite) {
 			return syscall.EACCES

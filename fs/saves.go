@@ -216,6 +216,15 @@ func (f *FS) apply(res save.Result) {
 		if res.Notebook.ID == "" {
 			break
 		}
+		if n != nil {
+			// Renamed since this save was uploaded: the name the file has
+			// now (done remotely) wins over the one the upload reported.
+			n.mu.Lock()
+			if !n.scratch && !n.gone && n.nb.ID == res.Notebook.ID && n.nb.Name != "" {
+				res.Notebook.Name = n.nb.Name
+			}
+			n.mu.Unlock()
+		}
 		f.noteShown(res.Notebook, e.Time)
 		if d != nil {
 			d.upsert(res.Notebook)
