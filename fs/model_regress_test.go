@@ -39,7 +39,7 @@ var coreRegressions = []struct {
 	// outcome holds the notebook; removing (or moving away) the file then
 	// undoes the create remotely, but the listing keeps it: b.ipynb is
 	// still listed (and opens a deleted notebook) until the next refresh.
-	{name: "listing refreshed before the outcome, then removed", skip: "discardPending and moveAway undo a done create (Saver.Cancel) without dropping it from the cached listing", ops: []cop{
+	{name: "listing refreshed before the outcome, then removed", ops: []cop{
 		{kind: "write", name: "b.ipynb", data: []byte("one")},
 		{kind: "upload"},
 		{kind: "ttl"},
@@ -47,7 +47,7 @@ var coreRegressions = []struct {
 		{kind: "jobs"},
 		{kind: "unlink", name: "b.ipynb"},
 	}},
-	{name: "listing refreshed before the outcome, then moved away", skip: "discardPending and moveAway undo a done create (Saver.Cancel) without dropping it from the cached listing", ops: []cop{
+	{name: "listing refreshed before the outcome, then moved away", ops: []cop{
 		{kind: "write", name: "b.ipynb", data: []byte("one")},
 		{kind: "upload"},
 		{kind: "ttl"},

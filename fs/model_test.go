@@ -95,7 +95,7 @@ var knownBugs = map[string]bool{
 	// before its outcome was applied, keeps that notebook after the file
 	// is removed or moved away (its create is undone, the listing not).
 	// The model applies the outcomes before a rename or an unlink.
-	"listingKeepsCancelledCreate": true,
+	"listingKeepsCancelledCreate": false,
 	// A file created under the name of a notebook moved away shows the
 	// version of the backup record, not the save still pending: its mtime
 	// moves when that save lands. Rebound files are not checked.

@@ -802,8 +802,11 @@ func (d *Namespace) discardPending(ctx context.Context, p *File) error {
 	p.mu.Unlock()
 	if ref != "" {
 		cctx, cancel := d.fs.saveCtx(ctx)
-		err := d.fs.saver.Cancel(cctx, ref)
+		gone, err := d.fs.saver.CancelCreated(cctx, ref)
 		cancel()
+		if gone.ID != "" {
+			d.drop(gone.ID) // a listing may have shown it meanwhile
+		}
 		if err != nil {
 			d.fs.log.WithError(err).WithField("path", d.Path(p.fileName())).Warn("could not delete a notebook removed while it was being created")
 		}

@@ -436,7 +436,11 @@ func (d *Namespace) moveAway(ctx context.Context, src *File, newName string, fla
 	if src.nb.ID == "" && src.ref != "" {
 		// A new notebook moved to a non-notebook name is no notebook.
 		cctx, cancel := d.fs.saveCtx(ctx)
-		if err := d.fs.saver.Cancel(cctx, src.ref); err != nil {
+		gone, err := d.fs.saver.CancelCreated(cctx, src.ref)
+		if gone.ID != "" {
+			d.drop(gone.ID) // a listing may have shown it meanwhile
+		}
+		if err != nil {
 			d.fs.log.WithError(err).WithField("path", d.Path(src.name)).Warn("could not delete a notebook moved away while it was being created")
 		}
 		cancel()
@@ -551,7 +555,11 @@ func (d *Namespace) renameOver(ctx context.Context, src *File, newName string, t
 		d.fs.saver.CancelNotebook(srcID)
 	} else if srcRef != "" {
 		cctx, cancel := d.fs.saveCtx(ctx)
-		if err := d.fs.saver.Cancel(cctx, srcRef); err != nil {
+		gone, err := d.fs.saver.CancelCreated(cctx, srcRef)
+		if gone.ID != "" {
+			d.drop(gone.ID)
+		}
+		if err != nil {
 			d.fs.log.WithError(err).WithField("path", d.Path(srcName)).Warn("could not delete a notebook renamed over another while it was being created")
 		}
 		cancel()

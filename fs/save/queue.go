@@ -538,6 +538,13 @@ func (s *Saver) Rename(ctx context.Context, ref Ref, name string) (nb remote.Not
 // now ends without recreating the notebook, and a create under way or
 // done is undone.
 func (s *Saver) Cancel(ctx context.Context, ref Ref) error {
+	_, err := s.CancelCreated(ctx, ref)
+	return err
+}
+
+// CancelCreated is Cancel, and reports the notebook it deleted (its create
+// was done), for the caller to drop from what it shows.
+func (s *Saver) CancelCreated(ctx context.Context, ref Ref) (remote.Notebook, error) {
 	s.mu.Lock()
 	s.cancelLocked(s.probeLocked(ref))
 	s.cancelled[string(ref)] = true
@@ -548,11 +555,11 @@ func (s *Saver) Cancel(ctx context.Context, ref Ref) error {
 	}
 	s.mu.Unlock()
 	if !ok {
-		return nil
+		return remote.Notebook{}, nil
 	}
 	cctx, cancel := context.WithTimeout(ctx, s.o.CallTimeout)
 	defer cancel()
-	return s.o.Client.Delete(cctx, created.Namespace, created.ID)
+	return created, s.o.Client.Delete(cctx, created.Namespace, created.ID)
 }
 
 // CancelNotebook drops the saves of notebook id, which the caller deleted.
