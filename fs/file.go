@@ -54,6 +54,9 @@ type File struct {
 	// checked is when a Stat last confirmed nb (the listing's own time
 	// counts too; see revalidate).
 	checked time.Time // GUARDED_BY(mu)
+	// forgotten: the kernel forgot the file while a save was on its way;
+	// it is forgotten once that save's outcome is applied.
+	forgotten bool // GUARDED_BY(mu)
 	// readers counts the open read-only handles by the version they
 	// were opened at.
 	readers map[time.Time]int // GUARDED_BY(mu)
@@ -100,6 +103,16 @@ func (n *File) boundTo(id string) bool {
 // Forget is told that nothing refers to the file any more (the kernel
 // forgot it): its inode number and name may go to another file.
 func (n *File) Forget() {
+	n.mu.Lock()
+	saving := n.pend != nil && n.nb.ID != ""
+	n.forgotten = saving
+	n.mu.Unlock()
+	if saving {
+		// A save of ours is on its way: the next lookup must find this
+		// file (which shows it), not one made from an older listing. The
+		// outcome forgets it (applyResult).
+		return
+	}
 	n.ns.fs.nodes.forget(n)
 	n.ns.forgetLive(n)
 }

@@ -60,7 +60,7 @@ var coreRegressions = []struct {
 	// the listing, which still has the version before the save, and finds
 	// no pending save (it is uploaded): a.ipynb reads "one" again, though
 	// "" was saved, until the outcome is applied.
-	{name: "inode forgotten between upload and outcome", skip: "File.Forget unbinds a File whose save is uploaded and not applied; notebookFile then makes one from the stale listing", ops: []cop{
+	{name: "inode forgotten between upload and outcome", ops: []cop{
 		{kind: "write", name: "a.ipynb", data: []byte("one")},
 		{kind: "settle"},
 		{kind: "truncClose", name: "a.ipynb"},

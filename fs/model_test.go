@@ -104,7 +104,7 @@ var knownBugs = map[string]bool{
 	// looks the name up again) between a save's upload and its outcome
 	// shows the version before that save: it is neither pending any more
 	// nor in the listing yet. The forget action applies outcomes first.
-	"freshFileMissesUploadedSave": true,
+	"freshFileMissesUploadedSave": false,
 	// A new notebook moved away onto a backup of another notebook leaves
 	// that backup's record: removing the backup then fails. The model
 	// does not move a new notebook onto a backup that holds one.

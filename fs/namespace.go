@@ -522,6 +522,9 @@ func (d *Namespace) versionsDir() *Versions {
 // metadata from the listing unless it has unsaved writes.
 func (d *Namespace) notebookFile(file string, nb remote.Notebook) *File {
 	if n := d.fs.nodes.get(nb.ID); n != nil && n.ns == d && n.refresh(file, nb) {
+		n.mu.Lock()
+		n.forgotten = false // the kernel holds it again
+		n.mu.Unlock()
 		d.setLive(file, n)
 		return n
 	}

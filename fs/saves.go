@@ -305,6 +305,13 @@ func (n *File) applyResult(res save.Result) {
 	if last {
 		n.pend = nil
 		n.ns.fs.saving.drop(save.Ref(e.Key), n)
+		if n.forgotten {
+			n.forgotten = false
+			defer func() { // under n.mu: the order n.mu, then d.mu, as Rename
+				n.ns.fs.nodes.forget(n)
+				n.ns.forgetLive(n)
+			}()
+		}
 	}
 }
 
