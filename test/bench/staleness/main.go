@@ -98,6 +98,7 @@ type bench struct {
 
 	mu       sync.Mutex
 	versions map[[32]byte]int // content hash -> version number
+	contents [][]byte         // version i's bytes
 	saved    []time.Time      // when the save of version i returned
 	saveDur  []time.Duration
 	seen     []time.Time // first read of version i or later
@@ -195,6 +196,7 @@ func (r *bench) save(i int) error {
 	r.lastLen = len(b)
 	r.mu.Lock()
 	r.versions[sha256.Sum256(b)] = i
+	r.contents = append(r.contents, b)
 	r.mu.Unlock()
 	start := time.Now()
 	if r.o.writeCmd != "" {
@@ -267,7 +269,7 @@ func (r *bench) readLoop(fd *os.File, stop <-chan struct{}) {
 		case v < 0:
 			r.torn++
 			if len(r.tornMsgs) < 3 {
-				r.tornMsgs = append(r.tornMsgs, describeTorn(b, r.maxSeen))
+				r.tornMsgs = append(r.tornMsgs, r.describeTornLocked(b, at))
 			}
 		case v < r.maxSeen:
 			r.back++
@@ -282,13 +284,36 @@ func (r *bench) readLoop(fd *os.File, stop <-chan struct{}) {
 	}
 }
 
-// describeTorn says what a read that matched no version looked like.
-func describeTorn(b []byte, maxSeen int) string {
-	head := b
-	if len(head) > 60 {
-		head = head[:60]
+// describeTornLocked says what a read that matched no version was: a
+// version cut short, or one with more bytes after it, or a mix.
+func (r *bench) describeTornLocked(b []byte, at time.Time) string {
+	what := ""
+	for k := len(r.contents) - 1; k >= 0 && what == ""; k-- {
+		c := r.contents[k]
+		switch {
+		case len(b) < len(c) && bytes.Equal(c[:len(b)], b):
+			what = fmt.Sprintf("the first %d bytes of version %d (%d bytes)", len(b), k, len(c))
+		case len(b) > len(c) && bytes.Equal(b[:len(c)], c):
+			kind := "more bytes"
+			if len(bytes.Trim(b[len(c):], "\x00")) == 0 {
+				kind = "zero bytes"
+			}
+			what = fmt.Sprintf("version %d (%d bytes) and %d %s", k, len(c), len(b)-len(c), kind)
+		}
 	}
-	return fmt.Sprintf("%d bytes, newest seen before: version %d, starting %q", len(b), maxSeen, head)
+	if what == "" {
+		what = fmt.Sprintf("%d bytes, no version's prefix", len(b))
+	}
+	last := len(r.contents) - 1
+	sizes := ""
+	for k := max(0, r.maxSeen-1); k <= last; k++ {
+		sizes += fmt.Sprintf(" v%d=%d", k, len(r.contents[k]))
+	}
+	ago := "not returned yet"
+	if !r.saved[last].IsZero() {
+		ago = fmt.Sprintf("returned %.3f s before", at.Sub(r.saved[last]).Seconds())
+	}
+	return fmt.Sprintf("%s; newest read before: version %d; newest saved: version %d (its save %s); sizes%s", what, r.maxSeen, last, ago, sizes)
 }
 
 type delay struct {
