@@ -31,6 +31,12 @@ const (
 	DefaultMaxRetries  = 5
 	DefaultPerPage     = 100
 	DefaultParallel    = 8
+	// DefaultConns is how many connections to one host are kept open for
+	// reuse: at least the requests notebookfs has in flight at once (32
+	// prefetches, a call's own Parallel, foreground reads, uploads), so
+	// that a burst of them does not close and redial connections, each a
+	// TCP and a TLS handshake. Over HTTP/2 one connection carries them all.
+	DefaultConns = 64
 )
 
 // Options configure a Client. Only Host and Token (or Username) matter in
@@ -47,6 +53,7 @@ type Options struct {
 	MaxRetries  int               // retries after the first attempt; default 5, negative for none
 	PerPage     int               // listing page size; default 100
 	Parallel    int               // concurrent requests of one call (pages, sizes); default 8
+	Conns       int               // idle connections kept per host; default DefaultConns
 	Transport   http.RoundTripper // default: a tuned *http.Transport (tests inject their own)
 	Now         func() time.Time  // default time.Now
 }
@@ -139,7 +146,7 @@ func New(o Options) (*Client, error) {
 	}
 	rt := o.Transport
 	if rt == nil {
-		t, err := newTransport(o.InsecureSkipVerify, o.CAFile)
+		t, err := newTransport(o.InsecureSkipVerify, o.CAFile, o.Conns)
 		if err != nil {
 			return nil, err
 		}
@@ -155,9 +162,13 @@ func New(o Options) (*Client, error) {
 	return c, nil
 }
 
-// newTransport is http.DefaultTransport's settings with explicit timeouts
-// and the TLS options of the login file.
-func newTransport(insecure bool, caFile string) (*http.Transport, error) {
+// newTransport is http.DefaultTransport's settings with explicit timeouts,
+// the TLS options of the login file, HTTP/2 when the server offers it
+// (ALPN), and conns idle connections kept per host (DefaultConns when 0).
+func newTransport(insecure bool, caFile string, conns int) (*http.Transport, error) {
+	if conns <= 0 {
+		conns = DefaultConns
+	}
 	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: insecure} //nolint:gosec // the user asked (TILEDB_REST_IGNORE_SSL_VALIDATION)
 	if caFile != "" {
 		pem, err := os.ReadFile(caFile)
@@ -181,9 +192,13 @@ func newTransport(insecure bool, caFile string) (*http.Transport, error) {
 		TLSHandshakeTimeout:   10 * time.Second,
 		ResponseHeaderTimeout: 0, // per attempt, idempotent requests only: see Client.headerTimeout
 		ExpectContinueTimeout: 1 * time.Second,
-		MaxIdleConns:          64,
-		MaxIdleConnsPerHost:   2 * DefaultParallel,
+		MaxIdleConns:          conns,
+		MaxIdleConnsPerHost:   conns,
 		IdleConnTimeout:       90 * time.Second,
+		// Every request shares an HTTP/2 connection: one that went dead
+		// silently is found by a ping instead of stalling them all until
+		// their deadlines.
+		HTTP2: &http.HTTP2Config{SendPingTimeout: 15 * time.Second, PingTimeout: 15 * time.Second},
 	}, nil
 }
 

@@ -170,8 +170,11 @@ func (r *arrayReader) fill() error {
 		r.data = rep.Data
 		switch {
 		case r.next == r.size:
-			// Done, whatever the status says.
+			// Done, whatever the status says. The reply ends here: read
+			// its end before closing, or net/http drops the connection
+			// instead of keeping it for the next request.
 			r.last = nil
+			io.CopyN(io.Discard, r.br, 64<<10)
 			r.closeBody()
 		case rep.Complete():
 			return fmt.Errorf("%s: read COMPLETED after %d of %d bytes: %w", r.label(), r.next, r.size, arrayproto.ErrMalformed)
