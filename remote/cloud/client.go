@@ -37,6 +37,8 @@ const (
 	// that a burst of them does not close and redial connections, each a
 	// TCP and a TLS handshake. Over HTTP/2 one connection carries them all.
 	DefaultConns = 64
+	// DefaultListingTTL is the file system's default metadata TTL.
+	DefaultListingTTL = 10 * time.Second
 )
 
 // Options configure a Client. Only Host and Token (or Username) matter in
@@ -48,14 +50,20 @@ type Options struct {
 	InsecureSkipVerify bool   // TILEDB_REST_IGNORE_SSL_VALIDATION
 	CAFile             string // extra PEM roots (TILEDB_SSL_CA_FILE)
 
-	Log         *logrus.Entry     // default: the standard logger
-	CallTimeout time.Duration     // deadline of one method call, retries included; default 60s
-	MaxRetries  int               // retries after the first attempt; default 5, negative for none
-	PerPage     int               // listing page size; default 100
-	Parallel    int               // concurrent requests of one call (pages, sizes); default 8
-	Conns       int               // idle connections kept per host; default DefaultConns
-	Transport   http.RoundTripper // default: a tuned *http.Transport (tests inject their own)
-	Now         func() time.Time  // default time.Now
+	Log         *logrus.Entry // default: the standard logger
+	CallTimeout time.Duration // deadline of one method call, retries included; default 60s
+	MaxRetries  int           // retries after the first attempt; default 5, negative for none
+	PerPage     int           // listing page size; default 100
+	Parallel    int           // concurrent requests of one call (pages, sizes); default 8
+	Conns       int           // idle connections kept per host; default DefaultConns
+	// ListingTTL is how long a version that a listing of exact versions
+	// (notebookfs serve's) named the newest is read as the latest without
+	// asking the server again: one request for a cold read instead of two.
+	// Default DefaultListingTTL; the file system's metadata TTL belongs
+	// here, since within it the file system shows that version anyway.
+	ListingTTL time.Duration
+	Transport  http.RoundTripper // default: a tuned *http.Transport (tests inject their own)
+	Now        func() time.Time  // default time.Now
 }
 
 // Client is a remote.Client over TileDB Cloud's JSON REST API. It is safe
@@ -72,6 +80,7 @@ type Client struct {
 	maxRetries    int
 	perPage       int
 	parallel      int
+	listingTTL    time.Duration
 	now           func() time.Time
 	backoffBase   time.Duration
 	backoffCap    time.Duration
@@ -107,6 +116,7 @@ func New(o Options) (*Client, error) {
 		maxRetries:    o.MaxRetries,
 		perPage:       o.PerPage,
 		parallel:      o.Parallel,
+		listingTTL:    o.ListingTTL,
 		now:           o.Now,
 		backoffBase:   100 * time.Millisecond,
 		backoffCap:    5 * time.Second,
@@ -143,6 +153,9 @@ func New(o Options) (*Client, error) {
 	}
 	if c.now == nil {
 		c.now = time.Now
+	}
+	if c.listingTTL <= 0 {
+		c.listingTTL = DefaultListingTTL
 	}
 	rt := o.Transport
 	if rt == nil {
@@ -194,7 +207,13 @@ func newTransport(insecure bool, caFile string, conns int) (*http.Transport, err
 		ExpectContinueTimeout: 1 * time.Second,
 		MaxIdleConns:          conns,
 		MaxIdleConnsPerHost:   conns,
-		IdleConnTimeout:       90 * time.Second,
+		// And no more than that at once: a burst beyond it (prefetches
+		// of large notebooks, each read as several ranges) waits for a
+		// connection rather than dialing ones the pool would close. Every
+		// request releases its connection on its own (replies are read
+		// to their end as they come), so waiting cannot deadlock.
+		MaxConnsPerHost: conns,
+		IdleConnTimeout: 90 * time.Second,
 		// Every request shares an HTTP/2 connection: one that went dead
 		// silently is found by a ping instead of stalling them all until
 		// their deadlines.
