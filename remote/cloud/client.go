@@ -29,14 +29,17 @@ const DefaultHost = "https://api.tiledb.com"
 const (
 	DefaultCallTimeout = 60 * time.Second
 	DefaultMaxRetries  = 5
-	DefaultPerPage     = 100
-	DefaultParallel    = 8
+	// DefaultPerPage is what TileDB's JS client asks for: a namespace of
+	// 10,000 notebooks is 10 pages, not 100 (each a round trip, and on
+	// the notebookfs server a pass over the namespace).
+	DefaultPerPage  = 1000
+	DefaultParallel = 8
 	// DefaultConns is how many connections to one host are kept open for
-	// reuse: at least the requests notebookfs has in flight at once (32
+	// reuse: at least the requests notebookfs has in flight at once (64
 	// prefetches, a call's own Parallel, foreground reads, uploads), so
 	// that a burst of them does not close and redial connections, each a
 	// TCP and a TLS handshake. Over HTTP/2 one connection carries them all.
-	DefaultConns = 64
+	DefaultConns = 96
 	// DefaultListingTTL is the file system's default metadata TTL.
 	DefaultListingTTL = 10 * time.Second
 )

@@ -90,7 +90,7 @@ func (b *burstServer) burst(t *testing.T, c *Client) {
 // all: the idle pool is as large as the concurrency, so connections are
 // not closed and dialed again (a TCP and a TLS handshake each).
 func TestConnectionsKeptForTheConcurrency(t *testing.T) {
-	const k = 40 // prefetch's 32 and a listing's 8
+	const k = 72 // prefetch's 64 and a listing's 8
 	b := newBurstServer(t, k, false)
 	c := newTestClient(t, Options{Host: b.srv.URL, Token: testToken})
 	b.burst(t, c)

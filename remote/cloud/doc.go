@@ -132,7 +132,7 @@
 // (512 KiB to 2 MiB, at most Parallel at a time, delivered in order), so
 // one connection's window does not bound the read.
 //
-// Connections: up to 64 per host are kept idle and at most 64 open (the
+// Connections: up to 96 per host are kept idle and at most 96 open (the
 // concurrency of prefetch and of a call's parallel requests); HTTP/2 is
 // used where TLS offers it, and a READ's reply is read to its end so its
 // connection is reused.
