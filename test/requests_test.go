@@ -83,7 +83,7 @@ func TestRemoteRequestCounts(t *testing.T) {
 		}
 		return d
 	}
-	pages := int64((n + 99) / 100)
+	pages := int64((n + 999) / 1000) // pages of 1000
 	step("ls -l, 250 notebooks, cold", pages, func() { run(t, "ls", "-l", e.ns()) })
 	step("ls -l, warm", 0, func() { run(t, "ls", "-l", e.ns()) })
 	// The fresh listing named the version and its size: the READ alone.
