@@ -109,6 +109,20 @@ func inside(dir, p string) error {
 	return nil
 }
 
+// Has reports whether key's content is cached or on its way (a download
+// that has not failed), without counting a hit or making it recent.
+func (d *Disk) Has(key Key) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	e, ok := d.lru.Peek(key)
+	if !ok {
+		return false
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return !(e.done && e.err != nil)
+}
+
 // Open returns a reader of key's content, expected to be size bytes long.
 // On a miss load is started in the background (under ctx, which must
 // outlive the caller: other readers may share the download); it returns

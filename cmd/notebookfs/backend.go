@@ -52,6 +52,9 @@ func openBackend(ctx context.Context, cfg config.Config, remoteURL string, log *
 			InsecureSkipVerify: !creds.VerifySSL,
 			Log:                log.WithField("component", "cloud"),
 			CallTimeout:        cfg.CallTimeout,
+			// Within the metadata TTL the file system shows a listed
+			// version anyway: the client may read it without asking.
+			ListingTTL: cfg.MetadataTTL,
 		})
 		if err != nil {
 			return nil, err

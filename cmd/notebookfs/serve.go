@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	stdlog "log"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -28,7 +30,10 @@ func serveCommand() *cobra.Command {
 		Long: `Serves the TileDB Cloud REST API subset over the local store in DIR, for
 the users made with 'notebookfs user add'. Runs until SIGINT or SIGTERM.
 Prints "listening on http://ADDR" to stderr once listening (with port 0,
-the port chosen).`,
+the port chosen). With --tls it serves HTTPS, HTTP/2 included, with a
+self-signed certificate kept in DIR/tls/cert.pem (made at the first start;
+give it to clients as TILEDB_SSL_CA_FILE), and prints "listening on
+https://ADDR".`,
 		Example: `  notebookfs user add --data /tmp/nb alice > alice.token
   notebookfs serve --data /tmp/nb --listen 127.0.0.1:8181 &
   curl -H "X-TILEDB-REST-API-KEY: $(cat alice.token)" http://127.0.0.1:8181/v1/user`,
@@ -40,17 +45,18 @@ the port chosen).`,
 	allowRemote := set.Bool("allow-remote", false, "allow a non-loopback listen address (plain HTTP: tokens travel in the clear)")
 	faultRate := set.Float64("fault-rate", 0, "fraction of API requests to fail (503 or dropped connection), for tests")
 	latency := set.Duration("latency", 0, "delay added before every API request, for tests")
+	useTLS := set.Bool("tls", false, "serve HTTPS and HTTP/2 with a self-signed certificate (DIR/tls/cert.pem)")
 	seed := set.Int64("seed", 0, "seed of the fault injection (0: from the clock)")
 	logLevel := set.String("log-level", "info", "log level: trace, debug (one line per request), info, warn, error")
 	logFormat := set.String("log-format", "text", "log format: text or json")
 	completeCommon(cmd)
 	cmd.RunE = func(_ *cobra.Command, pos []string) error {
-		return runServe(pos, *listen, *data, *allowRemote, *faultRate, *latency, *seed, *logLevel, *logFormat)
+		return runServe(pos, *listen, *data, *allowRemote, *faultRate, *latency, *seed, *logLevel, *logFormat, *useTLS)
 	}
 	return cmd
 }
 
-func runServe(pos []string, listen, data string, allowRemote bool, faultRate float64, latency time.Duration, seed int64, logLevel, logFormat string) error {
+func runServe(pos []string, listen, data string, allowRemote bool, faultRate float64, latency time.Duration, seed int64, logLevel, logFormat string, useTLS bool) error {
 	switch {
 	case len(pos) != 0:
 		return usageError{fmt.Sprintf("unexpected argument %q", pos[0])}
@@ -92,9 +98,24 @@ func runServe(pos []string, listen, data string, allowRemote bool, faultRate flo
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          newStdLogger(log.WithField("component", "http")),
+		// HTTP/2's default receive windows (1 MiB a connection) would
+		// hold concurrent uploads on one connection to a window per
+		// round trip.
+		HTTP2: &http.HTTP2Config{MaxReceiveBufferPerConnection: 64 << 20, MaxReceiveBufferPerStream: 16 << 20},
+	}
+	scheme := "http"
+	if useTLS {
+		cert, path, err := serveCertificate(filepath.Join(data, "tls"), listen)
+		if err != nil {
+			return err
+		}
+		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2", "http/1.1"}}
+		ln = tls.NewListener(ln, srv.TLSConfig)
+		scheme = "https"
+		log.WithField("certificate", path).Info("serving HTTPS")
 	}
 	// Tests parse this line: keep its form.
-	fmt.Fprintf(os.Stderr, "listening on http://%s\n", ln.Addr())
+	fmt.Fprintf(os.Stderr, "listening on %s://%s\n", scheme, ln.Addr())
 	log.WithFields(logrus.Fields{"data": data, "fault_rate": faultRate, "latency": latency}).Info("serving")
 
 	done := make(chan error, 1)

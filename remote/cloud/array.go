@@ -119,7 +119,8 @@ func (c *Client) postArrayMetadata(ctx context.Context, ns, id string, ts uint64
 // Write can return Name, Created and Actions without asking; the last
 // timestamp it wrote, so that its writes to one notebook are strictly
 // increasing; and a file_size known to be that of one version (see
-// sizeAt).
+// sizeAt), and whether that version was, when and as far as the client
+// knows, the newest (see listedLatest).
 type knownNotebook struct {
 	nb      remote.Notebook
 	hasInfo bool
@@ -128,6 +129,11 @@ type knownNotebook struct {
 	pairV   uint64 // a version (ms) ...
 	pairN   int64  // ... and its file_size
 	hasPair bool
+	// newest: a listing of exact versions named pairV the newest at
+	// newestAt (client clock). Cleared when the client sees another
+	// version named the newest (a Stat, fragment_end_timestamp, a save).
+	newest   bool
+	newestAt time.Time
 }
 
 // maxKnown bounds the remembered notebooks; beyond it, arbitrary ones are
@@ -162,18 +168,51 @@ func (c *Client) remember(nb remote.Notebook) {
 	defer c.knownMu.Unlock()
 	e := c.knownLocked(nb.Namespace, nb.ID)
 	e.nb, e.hasInfo = nb, true
+	if e.hasPair && e.pairV != uint64(max(nb.Version.UnixMilli(), 0)) {
+		e.newest = false
+	}
 }
 
-// rememberSize records that version v (ms) of ns/id has file_size n. Only
-// pairs from one source are recorded: a listing entry (its last_accessed
-// and its file_size), this client's own save, a read's array_metadata at
-// v. A Stat's pair is not: its two requests run concurrently, and a save
-// between them would pair a version with another's size.
-func (c *Client) rememberSize(ns, id string, v uint64, n int64) {
+// rememberSize records that version v (ms) of ns/id has file_size n, and
+// with newest that a listing of exact versions just named v the newest.
+// Only pairs from one source are recorded: a listing entry (its
+// last_accessed and its file_size), this client's own save, a read's
+// array_metadata at v. A Stat's pair is not: its two requests run
+// concurrently, and a save between them would pair a version with
+// another's size.
+func (c *Client) rememberSize(ns, id string, v uint64, n int64, newest bool) {
 	c.knownMu.Lock()
 	defer c.knownMu.Unlock()
 	e := c.knownLocked(ns, id)
 	e.pairV, e.pairN, e.hasPair = v, n, true
+	e.newest, e.newestAt = newest, c.now()
+}
+
+// sawNewest records that fragment_end_timestamp named v the newest
+// version of ns/id: a remembered pair of another version is no longer
+// the newest.
+func (c *Client) sawNewest(ns, id string, v uint64) {
+	c.knownMu.Lock()
+	defer c.knownMu.Unlock()
+	if e := c.known[knownKey(ns, id)]; e != nil && e.pairV != v {
+		e.newest = false
+	}
+}
+
+// listedLatest returns the version (ms) of ns/id and its file_size when
+// the client may read it as the latest without asking: a listing of exact
+// versions named it the newest less than ListingTTL ago, and nothing since
+// named another version. Within that time the file system shows that
+// version anyway; reading it, rather than whatever is newest by now, keeps
+// the bytes matching the size the file system announced.
+func (c *Client) listedLatest(ns, id string) (v uint64, n int64, ok bool) {
+	c.knownMu.Lock()
+	defer c.knownMu.Unlock()
+	e := c.known[knownKey(ns, id)]
+	if e == nil || !e.hasPair || !e.newest || c.now().Sub(e.newestAt) >= c.listingTTL {
+		return 0, 0, false
+	}
+	return e.pairV, e.pairN, true
 }
 
 // sizeAt returns the file_size of version v of ns/id if the client knows

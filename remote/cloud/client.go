@@ -29,8 +29,19 @@ const DefaultHost = "https://api.tiledb.com"
 const (
 	DefaultCallTimeout = 60 * time.Second
 	DefaultMaxRetries  = 5
-	DefaultPerPage     = 100
-	DefaultParallel    = 8
+	// DefaultPerPage is what TileDB's JS client asks for: a namespace of
+	// 10,000 notebooks is 10 pages, not 100 (each a round trip, and on
+	// the notebookfs server a pass over the namespace).
+	DefaultPerPage  = 1000
+	DefaultParallel = 8
+	// DefaultConns is how many connections to one host are kept open for
+	// reuse: at least the requests notebookfs has in flight at once (64
+	// prefetches, a call's own Parallel, foreground reads, uploads), so
+	// that a burst of them does not close and redial connections, each a
+	// TCP and a TLS handshake. Over HTTP/2 one connection carries them all.
+	DefaultConns = 96
+	// DefaultListingTTL is the file system's default metadata TTL.
+	DefaultListingTTL = 10 * time.Second
 )
 
 // Options configure a Client. Only Host and Token (or Username) matter in
@@ -42,13 +53,20 @@ type Options struct {
 	InsecureSkipVerify bool   // TILEDB_REST_IGNORE_SSL_VALIDATION
 	CAFile             string // extra PEM roots (TILEDB_SSL_CA_FILE)
 
-	Log         *logrus.Entry     // default: the standard logger
-	CallTimeout time.Duration     // deadline of one method call, retries included; default 60s
-	MaxRetries  int               // retries after the first attempt; default 5, negative for none
-	PerPage     int               // listing page size; default 100
-	Parallel    int               // concurrent requests of one call (pages, sizes); default 8
-	Transport   http.RoundTripper // default: a tuned *http.Transport (tests inject their own)
-	Now         func() time.Time  // default time.Now
+	Log         *logrus.Entry // default: the standard logger
+	CallTimeout time.Duration // deadline of one method call, retries included; default 60s
+	MaxRetries  int           // retries after the first attempt; default 5, negative for none
+	PerPage     int           // listing page size; default 100
+	Parallel    int           // concurrent requests of one call (pages, sizes); default 8
+	Conns       int           // idle connections kept per host; default DefaultConns
+	// ListingTTL is how long a version that a listing of exact versions
+	// (notebookfs serve's) named the newest is read as the latest without
+	// asking the server again: one request for a cold read instead of two.
+	// Default DefaultListingTTL; the file system's metadata TTL belongs
+	// here, since within it the file system shows that version anyway.
+	ListingTTL time.Duration
+	Transport  http.RoundTripper // default: a tuned *http.Transport (tests inject their own)
+	Now        func() time.Time  // default time.Now
 }
 
 // Client is a remote.Client over TileDB Cloud's JSON REST API. It is safe
@@ -66,6 +84,7 @@ type Client struct {
 	maxRetries    int
 	perPage       int
 	parallel      int
+	listingTTL    time.Duration
 	now           func() time.Time
 	backoffBase   time.Duration
 	backoffCap    time.Duration
@@ -104,6 +123,7 @@ func New(o Options) (*Client, error) {
 		maxRetries:    o.MaxRetries,
 		perPage:       o.PerPage,
 		parallel:      o.Parallel,
+		listingTTL:    o.ListingTTL,
 		now:           o.Now,
 		backoffBase:   100 * time.Millisecond,
 		backoffCap:    5 * time.Second,
@@ -142,9 +162,12 @@ func New(o Options) (*Client, error) {
 	if c.now == nil {
 		c.now = time.Now
 	}
+	if c.listingTTL <= 0 {
+		c.listingTTL = DefaultListingTTL
+	}
 	rt := o.Transport
 	if rt == nil {
-		t, err := newTransport(o.InsecureSkipVerify, o.CAFile)
+		t, err := newTransport(o.InsecureSkipVerify, o.CAFile, o.Conns)
 		if err != nil {
 			return nil, err
 		}
@@ -165,9 +188,13 @@ func New(o Options) (*Client, error) {
 	return c, nil
 }
 
-// newTransport is http.DefaultTransport's settings with explicit timeouts
-// and the TLS options of the login file.
-func newTransport(insecure bool, caFile string) (*http.Transport, error) {
+// newTransport is http.DefaultTransport's settings with explicit timeouts,
+// the TLS options of the login file, HTTP/2 when the server offers it
+// (ALPN), and conns idle connections kept per host (DefaultConns when 0).
+func newTransport(insecure bool, caFile string, conns int) (*http.Transport, error) {
+	if conns <= 0 {
+		conns = DefaultConns
+	}
 	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: insecure} //nolint:gosec // the user asked (TILEDB_REST_IGNORE_SSL_VALIDATION)
 	if caFile != "" {
 		pem, err := os.ReadFile(caFile)
@@ -191,9 +218,19 @@ func newTransport(insecure bool, caFile string) (*http.Transport, error) {
 		TLSHandshakeTimeout:   10 * time.Second,
 		ResponseHeaderTimeout: 0, // per attempt, idempotent requests only: see Client.headerTimeout
 		ExpectContinueTimeout: 1 * time.Second,
-		MaxIdleConns:          64,
-		MaxIdleConnsPerHost:   2 * DefaultParallel,
-		IdleConnTimeout:       90 * time.Second,
+		MaxIdleConns:          conns,
+		MaxIdleConnsPerHost:   conns,
+		// And no more than that at once: a burst beyond it (prefetches
+		// of large notebooks, each read as several ranges) waits for a
+		// connection rather than dialing ones the pool would close. Every
+		// request releases its connection on its own (replies are read
+		// to their end as they come), so waiting cannot deadlock.
+		MaxConnsPerHost: conns,
+		IdleConnTimeout: 90 * time.Second,
+		// Every request shares an HTTP/2 connection: one that went dead
+		// silently is found by a ping instead of stalling them all until
+		// their deadlines.
+		HTTP2: &http.HTTP2Config{SendPingTimeout: 15 * time.Second, PingTimeout: 15 * time.Second},
 	}, nil
 }
 

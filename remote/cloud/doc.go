@@ -126,10 +126,23 @@
 // The size may come from the client's memory instead of array_metadata,
 // but only paired with its version (rememberSize) and only once
 // fragment_end_timestamp has confirmed that version is still the one to
-// read.
+// read, or when a listing that the server marks exact (reply header
+// X-Notebookfs-Exact-Versions: true, sent by notebookfs serve, whose
+// last_accessed is the newest version's time) named it the newest less
+// than ListingTTL ago: then the READ at V is the only request. TileDB
+// Cloud's listings are never taken so: its last_accessed is approximate.
+//
+// Notebooks over 1 MiB are read as concurrent READs of consecutive ranges
+// (512 KiB to 2 MiB, at most Parallel at a time, delivered in order), so
+// one connection's window does not bound the read.
+//
+// Connections: up to 96 per host are kept idle and at most 96 open (the
+// concurrency of prefetch and of a call's parallel requests); HTTP/2 is
+// used where TLS offers it, and a READ's reply is read to its end so its
+// connection is reused.
 //
 // A READ asks for at most 8 MiB per reply chunk; chunks are decoded as the
-// caller reads, so a read holds at most two chunks (about 40 MiB of heap
+// caller reads, so a streamed read holds at most two chunks (about 40 MiB of heap
 // at the peak, garbage included, for a 200 MB notebook; a save streams
 // with no buffer of its own).
 //

@@ -64,6 +64,7 @@ type fake struct {
 	clock     int64 // ms
 	sidebar   map[string][]string
 	perPageAt func(page int) // called on every browser page request (tests block here)
+	exact     bool           // listings say their versions are exact, as notebookfs serve's do
 	array     arrayKnobs     // array protocol behaviour (array_fake_test.go)
 	replies   [][]byte       // READ reply chunks sent, prefix included
 }
@@ -250,6 +251,11 @@ func (f *fake) browse(w http.ResponseWriter, r *http.Request) {
 	if lo := (page - 1) * per; lo < len(all) {
 		out["arrays"] = all[lo:min(lo+per, len(all))]
 	} // else: "arrays" absent, as x-omitempty allows
+	f.mu.Lock()
+	if f.exact {
+		w.Header().Set(exactVersionsHeader, "true")
+	}
+	f.mu.Unlock()
 	reply(w, out)
 }
 

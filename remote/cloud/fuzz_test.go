@@ -53,7 +53,7 @@ func FuzzListingReply(f *testing.F) {
 		if json.Unmarshal(data, &page) != nil {
 			return
 		}
-		out, unsized, sized, _ := listingEntries([][]arrayInfo{page.Arrays, page.Arrays}, "alice", u)
+		out, unsized, sized, _, _ := listingEntries([][]arrayInfo{page.Arrays, page.Arrays}, nil, "alice", u)
 		ids := map[string]bool{}
 		for _, nb := range out {
 			checkShown(t, nb, "alice")

@@ -186,7 +186,8 @@ func (c *Client) List(ctx context.Context, cat remote.Category, ns string) ([]re
 		}
 	}
 	var first arrayBrowserData
-	if err := c.getJSON(ctx, path, query(1), &first); err != nil {
+	h, err := c.getJSONHeader(ctx, path, query(1), &first)
+	if err != nil {
 		return nil, err
 	}
 	total := int(first.Pagination.TotalPages)
@@ -194,14 +195,16 @@ func (c *Client) List(ctx context.Context, cat remote.Category, ns string) ([]re
 		return nil, fmt.Errorf("GET %s: %v pages reported", path, first.Pagination.TotalPages)
 	}
 	pages := make([][]arrayInfo, max(total, 1))
-	pages[0] = first.Arrays
+	exact := make([]bool, len(pages)) // the page's versions are exact
+	pages[0], exact[0] = first.Arrays, exactVersions(h)
 	if total > 1 {
 		err := forEach(ctx, total-1, c.parallel, func(ctx context.Context, i int) error {
 			var d arrayBrowserData
-			if err := c.getJSON(ctx, path, query(i+2), &d); err != nil {
+			h, err := c.getJSONHeader(ctx, path, query(i+2), &d)
+			if err != nil {
 				return err
 			}
-			pages[i+1] = d.Arrays
+			pages[i+1], exact[i+1] = d.Arrays, exactVersions(h)
 			return nil
 		})
 		if err != nil {
@@ -209,7 +212,7 @@ func (c *Client) List(ctx context.Context, cat remote.Category, ns string) ([]re
 		}
 	}
 
-	out, unsized, sized, bad := listingEntries(pages, ns, u)
+	out, unsized, sized, newest, bad := listingEntries(pages, exact, ns, u)
 	c.warnInvalid("GET "+path+" "+ns, bad)
 	badSize := make([]bool, len(out))
 	err = forEach(ctx, len(unsized), c.parallel, func(ctx context.Context, i int) error {
@@ -246,8 +249,9 @@ func (c *Client) List(ctx context.Context, cat remote.Category, ns string) ([]re
 		c.remember(nb)
 		if sized[nb.ID] && nb.Version.UnixMilli() > 0 {
 			// One entry gave both: Read may skip array_metadata when
-			// this is still the newest version.
-			c.rememberSize(nb.Namespace, nb.ID, uint64(nb.Version.UnixMilli()), nb.Size)
+			// this is still the newest version, and when the server
+			// says its versions are exact, skip asking which is.
+			c.rememberSize(nb.Namespace, nb.ID, uint64(nb.Version.UnixMilli()), nb.Size, newest[nb.ID])
 		}
 	}
 	return out, nil
@@ -286,6 +290,9 @@ func (c *Client) Latest(ctx context.Context, ns, id string, at time.Time) (time.
 	ms, err := c.fragmentEnd(ctx, ns, id, atMS, !at.IsZero())
 	if err != nil {
 		return time.Time{}, err
+	}
+	if at.IsZero() {
+		c.sawNewest(ns, id, ms)
 	}
 	return msTime(ms), nil
 }

@@ -61,7 +61,11 @@ const recentRead = time.Minute
 // readArray reads one version pinned at a timestamp, so that the bytes,
 // their length and the Version reported always belong together:
 //
-//   - latest (at zero): GET .../fragment_end_timestamp gives V, the newest
+//   - latest, right after a listing of exact versions (notebookfs serve's;
+//     within ListingTTL, unless the client has since seen another version
+//     named the newest): the READ alone, at the listed version V with the
+//     listed size. One request: what the file system shows, byte for byte.
+//   - latest (at zero) otherwise: GET .../fragment_end_timestamp gives V, the newest
 //     version; then GET .../array_metadata?start_timestamp=0&end_timestamp=V
 //     (file_size as of V), then the READ at end_timestamp=V. Three
 //     requests, in that order: a save landing meanwhile is a newer
@@ -82,7 +86,8 @@ const recentRead = time.Minute
 //
 // The READ is POST /v2/arrays/{ns}/{id}/query/submit?type=READ&read_all=true
 // &start_timestamp=0&end_timestamp=T of contents [0, file_size-1], whose
-// reply streams (arrayReader). file_size 0 makes no READ.
+// reply streams (arrayReader); over 1 MiB, several READs of consecutive
+// ranges at T, at once (readRanged). file_size 0 makes no READ.
 //
 // Fallback: when the array protocol is missing on the server (501 from
 // fragment_end_timestamp; 404 or 501 from array_metadata or query/submit
@@ -96,6 +101,13 @@ func (c *Client) readArray(ctx context.Context, ns, id string, at time.Time) (*r
 		metaErr         error
 	)
 	latest := at.IsZero()
+	if latest {
+		if v, n, ok := c.listedLatest(ns, id); ok {
+			// A fresh listing of exact versions named it the newest:
+			// the READ alone.
+			return c.readPinned(ctx, ns, id, n, v, v, true)
+		}
+	}
 	if latest || !at.Before(c.now().Add(-recentRead)) {
 		// Latest, or a time so recent that a save may still land at or
 		// before it: V first, then everything at V.
@@ -104,6 +116,9 @@ func (c *Client) readArray(ctx context.Context, ns, id string, at time.Time) (*r
 			atMs = uint64(at.UnixMilli())
 		}
 		v, err := c.fragmentEnd(ctx, ns, id, atMs, !latest)
+		if err == nil && latest {
+			c.sawNewest(ns, id, v)
+		}
 		if err != nil {
 			if latest && errors.Is(err, remote.ErrUnsupported) {
 				c.log.WithField("notebook", ns+"/"+id).Debugf("no fragment_end_timestamp, reading with get_file: %v", err)
@@ -165,7 +180,7 @@ func (c *Client) readArray(ctx context.Context, ns, id string, at time.Time) (*r
 		// client; shown as empty, as Stat and List do.
 		c.log.WithField("notebook", ns+"/"+id).Warn("notebook has no file_size metadata; read as empty")
 	} else if readTS == version {
-		c.rememberSize(ns, id, version, size)
+		c.rememberSize(ns, id, version, size, false)
 	}
 	return c.readPinned(ctx, ns, id, size, version, readTS, latest)
 }
@@ -175,7 +190,10 @@ func (c *Client) readPinned(ctx context.Context, ns, id string, size int64, vers
 	if size == 0 {
 		return &remote.Content{ReadCloser: io.NopCloser(bytes.NewReader(nil)), Size: 0, Version: msTime(version)}, nil
 	}
-	r, err := c.newArrayReader(ctx, ns, id, uint64(size), readTS)
+	if size > rangedAbove {
+		return c.readRanged(ctx, ns, id, size, version, readTS, latest)
+	}
+	r, err := c.newArrayReader(ctx, ns, id, 0, uint64(size), readTS)
 	if err != nil {
 		return nil, err
 	}

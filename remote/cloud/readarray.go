@@ -38,7 +38,7 @@ type arrayReader struct {
 	path  string
 	query url.Values
 	first []byte // the READ query
-	size  uint64 // cells to read: [0, size-1]
+	size  uint64 // cells to read: [start, start+size-1]
 	limit int64  // the largest chunk accepted, prefix included
 
 	body   io.ReadCloser
@@ -52,14 +52,14 @@ type arrayReader struct {
 	err     error
 }
 
-// newArrayReader prepares the READ of contents [0, size-1] at end_timestamp
-// ts; post sends it.
-func (c *Client) newArrayReader(ctx context.Context, ns, id string, size, ts uint64) (*arrayReader, error) {
+// newArrayReader prepares the READ of contents [start, start+size-1] at
+// end_timestamp ts; post sends it (or the first Read does).
+func (c *Client) newArrayReader(ctx context.Context, ns, id string, start, size, ts uint64) (*arrayReader, error) {
 	capacity := min(size, uint64(max(c.readBuffer, 1)))
 	var q bytes.Buffer
 	// array.endTimestamp is informational (the URL governs): the read's
 	// timestamp, as the JS client sends its Date.now().
-	if err := arrayproto.EncodeRead(&q, 0, size-1, capacity, arrayproto.WithTimestamp(ts)); err != nil {
+	if err := arrayproto.EncodeRead(&q, start, start+size-1, capacity, arrayproto.WithTimestamp(ts)); err != nil {
 		return nil, fmt.Errorf("read %s/%s: %w", ns, id, err)
 	}
 	query := openAt(ts)
@@ -120,6 +120,30 @@ func (r *arrayReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
+// readAll reads the whole range: the one reply chunk's bytes as decoded
+// when one chunk carries it all (no copy), else the chunks joined.
+func (r *arrayReader) readAll() ([]byte, error) {
+	var out []byte
+	for r.next < r.size {
+		if err := r.fill(); err != nil {
+			return nil, err
+		}
+		if out == nil && r.next == r.size {
+			out, r.data = r.data, nil
+			break
+		}
+		if out == nil {
+			out = make([]byte, 0, r.size)
+		}
+		out = append(out, r.data...)
+		r.data = nil
+	}
+	if out == nil {
+		out = []byte{}
+	}
+	return out, nil
+}
+
 // fill decodes the next chunk into r.data, posting a continuation or
 // resuming as needed.
 func (r *arrayReader) fill() error {
@@ -170,8 +194,11 @@ func (r *arrayReader) fill() error {
 		r.data = rep.Data
 		switch {
 		case r.next == r.size:
-			// Done, whatever the status says.
+			// Done, whatever the status says. The reply ends here: read
+			// its end before closing, or net/http drops the connection
+			// instead of keeping it for the next request.
 			r.last = nil
+			io.CopyN(io.Discard, r.br, 64<<10)
 			r.closeBody()
 		case rep.Complete():
 			return fmt.Errorf("%s: read COMPLETED after %d of %d bytes: %w", r.label(), r.next, r.size, arrayproto.ErrMalformed)

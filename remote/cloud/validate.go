@@ -40,11 +40,13 @@ func entryProblem(a *arrayInfo) string {
 // (the server answers more than asked for), invalid ones are returned in
 // bad (described for the log), a notebook seen twice is kept once. unsized
 // holds the indexes of the notebooks whose entry has no usable file_size.
-func listingEntries(pages [][]arrayInfo, ns string, u remote.User) (out []remote.Notebook, unsized []int, sized map[string]bool, bad []string) {
+// exact[p] says the server marked page p's versions exact; newest reports
+// it per notebook.
+func listingEntries(pages [][]arrayInfo, exact []bool, ns string, u remote.User) (out []remote.Notebook, unsized []int, sized, newest map[string]bool, bad []string) {
 	out = []remote.Notebook{}
-	sized = map[string]bool{}
+	sized, newest = map[string]bool{}, map[string]bool{}
 	seen := map[string]bool{}
-	for _, page := range pages {
+	for p, page := range pages {
 		for i := range page {
 			a := &page[i]
 			if a.Namespace != ns || (a.FileType != "" && a.FileType != "notebook") {
@@ -63,13 +65,14 @@ func listingEntries(pages [][]arrayInfo, ns string, u remote.User) (out []remote
 			if n, ok := fileSizeFromInfo(a); ok {
 				nb.Size = n
 				sized[nb.ID] = true
+				newest[nb.ID] = p < len(exact) && exact[p]
 			} else {
 				unsized = append(unsized, len(out))
 			}
 			out = append(out, nb)
 		}
 	}
-	return out, unsized, sized, bad
+	return out, unsized, sized, newest, bad
 }
 
 // describe names a rejected entry for the log, quoted so that nothing of

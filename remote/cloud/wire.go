@@ -99,14 +99,29 @@ func decode(cl *call, data []byte, out any) error {
 	return nil
 }
 
+// exactVersionsHeader is the reply header with which a server states that
+// the last_accessed of its listing's entries is each notebook's newest
+// version exactly, paired with the entry's file_size: notebookfs serve
+// sends it; TileDB Cloud does not (its last_accessed is approximate and may
+// move on reads), and its listings are then only hints.
+const exactVersionsHeader = "X-Notebookfs-Exact-Versions"
+
+func exactVersions(h http.Header) bool { return h.Get(exactVersionsHeader) == "true" }
+
 // getJSON sends a GET expecting JSON and decodes the reply into out.
 func (c *Client) getJSON(ctx context.Context, path string, query url.Values, out any) error {
+	_, err := c.getJSONHeader(ctx, path, query, out)
+	return err
+}
+
+// getJSONHeader is getJSON that also returns the reply's header.
+func (c *Client) getJSONHeader(ctx context.Context, path string, query url.Values, out any) (http.Header, error) {
 	cl := &call{method: http.MethodGet, path: path, query: query}
-	_, data, err := c.send(ctx, cl, true)
+	resp, data, err := c.send(ctx, cl, true)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return decode(cl, data, out)
+	return resp.Header, decode(cl, data, out)
 }
 
 // sendJSON sends method with a JSON body and expects a 2xx (204 usually).

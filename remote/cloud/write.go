@@ -147,7 +147,7 @@ func (c *Client) Write(ctx context.Context, ns, id string, r io.Reader, size int
 	nb.ID, nb.Namespace = id, ns
 	nb.Version, nb.Size = msTime(ts), size
 	c.remember(nb)
-	c.rememberSize(ns, id, ts, size)
+	c.rememberSize(ns, id, ts, size, false)
 	return nb, nil
 }
 

@@ -76,10 +76,19 @@ func (s *Server) browse(cat remote.Category) handlerFunc {
 			}
 			out.Arrays = append(out.Arrays, toArrayInfo(nb, sh, withMeta))
 		}
+		// Each entry's last_accessed is its newest version and file_size
+		// that version's size, read together: clients may take them as
+		// the latest without asking fragment_end_timestamp.
+		w.Header().Set(exactVersionsHeader, "true")
 		writeJSON(w, http.StatusOK, out)
 		return nil
 	}
 }
+
+// exactVersionsHeader tells clients that listing entries name versions
+// exactly (TileDB Cloud's last_accessed is approximate); remote/cloud
+// reads it.
+const exactVersionsHeader = "X-Notebookfs-Exact-Versions"
 
 // sharesOf lists a listed notebook's shares; one deleted since it was
 // listed has none.

@@ -616,3 +616,18 @@ type recorderForTest struct {
 func (r *recorderForTest) Header() http.Header         { return r.header }
 func (r *recorderForTest) WriteHeader(s int)           { r.status = s }
 func (r *recorderForTest) Write(p []byte) (int, error) { return r.body.Write(p) }
+
+// Listing replies say their versions are exact: last_accessed is each
+// notebook's newest version, its file_size that version's, so a client may
+// read it without asking which version is the newest.
+func TestBrowseSaysVersionsAreExact(t *testing.T) {
+	e := newEnv(t, Options{}, "alice")
+	nb := e.create("alice", "alice", "x", nbJSON)
+	resp, body := e.do("GET", "/v1/arrays/browser/owned?file_type=notebook&with_metadata=true&namespace=alice", "alice", nil)
+	if resp.StatusCode != http.StatusOK || resp.Header.Get(exactVersionsHeader) != "true" {
+		t.Fatalf("%d, %s: %q", resp.StatusCode, exactVersionsHeader, resp.Header.Get(exactVersionsHeader))
+	}
+	if want := msTime(nb.Version); !bytes.Contains(body, []byte(`"last_accessed":"`+want+`"`)) {
+		t.Errorf("listing %s lacks last_accessed %s", body, want)
+	}
+}

@@ -8,7 +8,11 @@
 // execute_result with text/plain and an HTML table, display_data with a
 // small base64 PNG, now and then an error with an ANSI traceback). Sizes
 // are spread log-uniformly between a minimum and a maximum, so most are
-// small, as real notebooks are.
+// small, as real notebooks are; or taken from a list (Options.Sizes), as
+// Handbook does to match a real data-science handbook's distribution.
+// With LargeFigures the PNGs are plots of the size matplotlib draws (line
+// charts, scatter plots, heat maps: a few KB to about 100 KB each), so that
+// a large notebook is mostly base64 images, as real ones are.
 //
 // Everything is deterministic for a seed (with one Go toolchain: PNG
 // compression may differ between Go releases). Notebook i of a seed does not
@@ -44,6 +48,12 @@ type Options struct {
 	N       int // how many notebooks
 	MinSize int // bytes, at least about 2 KiB whatever is asked
 	MaxSize int // bytes
+	// Sizes, when not empty, gives notebook i about Sizes[i] bytes, and
+	// their number (N, MinSize and MaxSize are then ignored).
+	Sizes []int
+	// LargeFigures draws image outputs at matplotlib's usual size rather
+	// than as small thumbnails.
+	LargeFigures bool
 	// Name gives notebook i its name (without ".ipynb"); nil draws
 	// real-looking names, some of them with non-ASCII letters or spaces.
 	Name func(i int) string
@@ -67,7 +77,7 @@ func Generate(o Options) []Notebook {
 // Make returns one notebook of about size bytes, the same for the same seed
 // and size.
 func Make(seed uint64, size int) []byte {
-	return build(rand.New(rand.NewPCG(seed, math.MaxUint64)), size)
+	return build(rand.New(rand.NewPCG(seed, math.MaxUint64)), size, false)
 }
 
 // Write generates o's notebooks into dir as NAME.ipynb, one at a time, and
@@ -88,6 +98,9 @@ func Write(dir string, o Options) ([]string, error) {
 
 // each makes o's notebooks in order and hands each to f.
 func each(o Options, f func(Notebook) error) error {
+	if len(o.Sizes) > 0 {
+		o.N = len(o.Sizes)
+	}
 	if o.N <= 0 {
 		o.N = DefaultN
 	}
@@ -105,6 +118,9 @@ func each(o Options, f func(Notebook) error) error {
 	for i := range o.N {
 		r := rand.New(rand.NewPCG(o.Seed, uint64(i)))
 		size := int(float64(o.MinSize) * math.Exp(span*(float64(strata[i])+r.Float64())/float64(o.N)))
+		if len(o.Sizes) > 0 {
+			size = o.Sizes[i]
+		}
 		var name string
 		if o.Name != nil {
 			name = o.Name(i)
@@ -115,7 +131,7 @@ func each(o Options, f func(Notebook) error) error {
 			name = fmt.Sprintf("%s-%d", base, k)
 		}
 		seen[name] = true
-		if err := f(Notebook{Name: name, Data: build(r, size)}); err != nil {
+		if err := f(Notebook{Name: name, Data: build(r, size, o.LargeFigures)}); err != nil {
 			return err
 		}
 	}
@@ -366,7 +382,7 @@ func plot(r *rand.Rand) []byte {
 // ---------------------------------------------------------------- notebook
 
 // build makes a notebook of about size bytes from r.
-func build(r *rand.Rand, size int) []byte {
+func build(r *rand.Rand, size int, large bool) []byte {
 	minor := pick(r, []int{4, 5, 5})
 	kernel := pick(r, []string{"Python 3", "Python 3 (ipykernel)"})
 	nb := map[string]any{
@@ -424,6 +440,8 @@ func build(r *rand.Rand, size int) []byte {
 				outs = append(outs, stream(r))
 			case k < 12:
 				outs = append(outs, executeResult(r, count))
+			case k < 16 && large:
+				outs = append(outs, figure(r, size-approx))
 			case k < 16:
 				outs = append(outs, displayData(r))
 			case k < 17:

@@ -5,9 +5,13 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"image/png"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
+	"slices"
+	"sort"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -194,5 +198,61 @@ for p in sys.argv[1:]:
 `
 	if out, err := exec.Command(py, append([]string{"-c", script}, paths...)...).CombinedOutput(); err != nil {
 		t.Fatalf("nbformat: %v\n%s", err, out)
+	}
+}
+
+// Handbook's sizes follow the real handbook's distribution, and its
+// notebooks reach their sizes mostly through figures of matplotlib's size.
+func TestCorpusHandbookShape(t *testing.T) {
+	o := Handbook(1)
+	if len(o.Sizes) != HandbookN {
+		t.Fatalf("%d sizes, want %d", len(o.Sizes), HandbookN)
+	}
+	s := append([]int(nil), o.Sizes...)
+	sort.Ints(s)
+	total, over := 0, 0
+	for _, n := range s {
+		total += n
+		if n > 1<<20 {
+			over++
+		}
+	}
+	median, p90 := (s[67]+s[68])/2, s[HandbookN*9/10]
+	t.Logf("targets: %d bytes, median %d, p90 %d, %d over 1 MiB, largest %d", total, median, p90, over, s[len(s)-1])
+	if total < 32e6 || total > 37e6 || median < 45e3 || median > 65e3 || p90 < 560e3 || p90 > 760e3 ||
+		over != 8 || s[len(s)-1] != HandbookMax {
+		t.Errorf("the distribution is off the handbook's (34.4 MB, median 54 KB, p90 660 KB, 8 over 1 MiB, largest 2.7 MB)")
+	}
+	if !reflect.DeepEqual(Handbook(1).Sizes, o.Sizes) || reflect.DeepEqual(Handbook(2).Sizes, o.Sizes) {
+		t.Errorf("Handbook is not a function of its seed")
+	}
+	// The largest notebook and a small one, as Generate makes them.
+	for _, i := range []int{slices.Index(o.Sizes, HandbookMax), slices.Index(o.Sizes, s[10])} {
+		data := build(rand.New(rand.NewPCG(o.Seed, uint64(i))), o.Sizes[i], true)
+		if d := float64(len(data)) / float64(o.Sizes[i]); d < 0.95 || d > 1.1 {
+			t.Errorf("%s: %d bytes for a target of %d", o.Name(i), len(data), o.Sizes[i])
+		}
+		var nb notebook
+		if err := json.Unmarshal(data, &nb); err != nil {
+			t.Fatalf("%s: %v", o.Name(i), err)
+		}
+		pngs := 0
+		for _, c := range nb.Cells {
+			for _, out := range c.Outputs {
+				if s, ok := out.Data["image/png"].(string); ok {
+					b, err := base64.StdEncoding.DecodeString(strings.TrimSuffix(s, "\n"))
+					if err != nil {
+						t.Fatal(err)
+					}
+					if _, err := png.Decode(bytes.NewReader(b)); err != nil {
+						t.Fatal(err)
+					}
+					pngs += len(s)
+				}
+			}
+		}
+		if o.Sizes[i] == HandbookMax && pngs < len(data)/2 {
+			t.Errorf("%s: %d of %d bytes are PNGs; want most", o.Name(i), pngs, len(data))
+		}
 	}
 }
