@@ -54,6 +54,11 @@ type File struct {
 	// checked is when a Stat last confirmed nb (the listing's own time
 	// counts too; see revalidate).
 	checked time.Time // GUARDED_BY(mu)
+	// toldVersion and toldSize are what the kernel was last told of the
+	// remote version shown (Attr): an open serving another one must not go
+	// through a page cache sized for the old one.
+	toldVersion time.Time // GUARDED_BY(mu)
+	toldSize    int64     // GUARDED_BY(mu)
 	// forgotten: the kernel forgot the file while a save was on its way;
 	// it is forgotten once that save's outcome is applied.
 	forgotten bool // GUARDED_BY(mu)
@@ -245,8 +250,14 @@ func (n *File) FreshFor() time.Duration {
 	if local {
 		return ttl
 	}
-	return max(n.ns.freshFor(), ttl-n.ns.fs.now().Sub(checked), 0)
+	// The kernel rounds its timeouts up to a clock tick: end them a
+	// margin early, so that it asks again before our own check expires
+	// and never holds attributes older than what an open serves.
+	return max(max(n.ns.freshFor(), ttl-n.ns.fs.now().Sub(checked))-kernelMargin, 0)
 }
+
+// kernelMargin is more than the kernel's clock tick (4 ms at HZ=250).
+const kernelMargin = 20 * time.Millisecond
 
 // hasLocalChanges: a staged copy or a save of ours not uploaded yet.
 func (n *File) hasLocalChanges() bool {
@@ -295,6 +306,9 @@ func (n *File) attrLocked() (Attr, error) {
 	}
 	if mtime.IsZero() {
 		mtime = n.ns.fs.started
+	}
+	if n.pend == nil && n.staged == nil {
+		n.toldVersion, n.toldSize = n.nb.Version, size
 	}
 	perm := uint32(0o444)
 	if n.canWriteLocked() && !n.ns.fs.opts.ReadOnly {
@@ -430,6 +444,13 @@ func (n *File) Open(ctx context.Context, flags uint32) (h *Handle, keepCache boo
 					h.Direct, keep = true, false
 				}
 			}
+			if !n.toldVersion.Equal(n.nb.Version) || n.toldSize != n.nb.Size {
+				// A newer version than the kernel's attributes say (a
+				// refresh came first): its cached size would cut or pad
+				// this version's bytes.
+				h.Direct, keep = true, false
+			}
+			h.nb = n.nb
 			if n.readers == nil {
 				n.readers = map[time.Time]int{}
 			}
@@ -626,7 +647,8 @@ type Handle struct {
 	// kernel's page cache is one per file, and another handle still
 	// reads an older version from it (each handle reads one version).
 	Direct bool
-	pinned time.Time // the version shown at open, while counted in file.readers
+	pinned time.Time       // the version shown at open, while counted in file.readers
+	nb     remote.Notebook // that version: what the handle reads, whatever comes after
 
 	mu       sync.Mutex
 	released bool         // GUARDED_BY(mu)
@@ -638,6 +660,11 @@ func (h *Handle) OS() *os.File { return h.os }
 
 // File is the handle's file.
 func (h *Handle) File() *File { return h.file }
+
+// Pinned reports whether the handle reads the remote version shown at
+// open, whatever comes after (a read-only open with no save of ours on its
+// way); otherwise it reads what the file holds at its first read.
+func (h *Handle) Pinned() bool { return h.nb.ID != "" }
 
 // ReadAt serves from the staged copy, else from the version this handle
 // first read: a pending save in the journal, the disk cache (large
@@ -665,7 +692,15 @@ func (h *Handle) ReadAt(ctx context.Context, dest []byte, off int64) (int, error
 	// refresh brings a newer one: a read never mixes two versions
 	// (close-to-open consistency, as NFS).
 	if h.src == nil {
-		src, err := n.sourceLocked(ctx)
+		var src cache.Source
+		var err error
+		if h.nb.ID != "" {
+			// The version shown at open, even when a refresh or a save
+			// came between the open and the first read.
+			src, err = n.ns.fs.store.Open(ctx, n.ns.ns, h.nb.ID, h.nb.Version, h.nb.Size)
+		} else {
+			src, err = n.sourceLocked(ctx)
+		}
 		if err != nil {
 			h.mu.Unlock()
 			n.mu.Unlock()

@@ -950,7 +950,12 @@ func (m *coreModel) openHandle(name, mode string, id int, create bool) {
 	if write && n.nb {
 		n.writers++
 	}
-	m.handles[id] = &mhandle{id: id, h: h, node: n, write: write}
+	mh := &mhandle{id: id, h: h, node: n, write: write}
+	if !write && n.nb && !n.staged && h.Pinned() {
+		// Close-to-open: the version shown at open is what it reads.
+		mh.snap, mh.snapped = slices.Clone(n.content), true
+	}
+	m.handles[id] = mh
 }
 
 func (m *coreModel) apply1hwrite(h *mhandle, off int, data []byte) {
