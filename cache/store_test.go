@@ -6,40 +6,41 @@ import (
 	"fmt"
 	"io"
 	"testing"
-
-	"github.com/sirupsen/logrus"
+	"time"
 
 	"notebookfs/remote"
-	"notebookfs/remote/local"
 	"notebookfs/remote/remotetest"
 )
 
-// storeOver makes a Store over a real local store holding notebooks of
-// the given sizes (named by the map's keys), counting remote calls.
+// memClient is a remote.Client holding notebooks in memory; only Read
+// is needed by a Store (the other methods panic on the nil interface).
+type memClient struct {
+	remote.Client
+	data map[string][]byte // by id
+}
+
+func (m *memClient) Read(_ context.Context, ns, id string, _ time.Time) (*remote.Content, error) {
+	b, ok := m.data[id]
+	if !ok {
+		return nil, fmt.Errorf("read %s/%s: %w", ns, id, remote.ErrNotFound)
+	}
+	return &remote.Content{ReadCloser: io.NopCloser(bytes.NewReader(b)), Size: int64(len(b)), Version: time.UnixMilli(1)}, nil
+}
+
+// storeOver makes a Store over notebooks of the given sizes (named by the
+// map's keys), counting remote calls.
 func storeOver(t *testing.T, sizes map[string]int, o StoreOptions) (*Store, *remotetest.Counting, map[string]remote.Notebook, map[string][]byte) {
 	t.Helper()
-	l := logrus.New()
-	l.SetOutput(io.Discard)
-	st, err := local.Open(t.TempDir(), logrus.NewEntry(l))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	ctx := context.Background()
-	if err := st.AddUser(ctx, "alice"); err != nil {
-		t.Fatal(err)
-	}
-	client := st.As("alice")
+	mem := &memClient{data: map[string][]byte{}}
 	nbs, data := map[string]remote.Notebook{}, map[string][]byte{}
 	for name, n := range sizes {
 		b := bytes.Repeat([]byte(name[:1]), n)
-		nb, err := client.Create(ctx, "alice", name, bytes.NewReader(b), int64(n), remote.CreateOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		nbs[name], data[name] = nb, b
+		id := "id-" + name
+		mem.data[id] = b
+		nbs[name] = remote.Notebook{ID: id, Namespace: "alice", Name: name, Size: int64(n), Version: time.UnixMilli(1)}
+		data[name] = b
 	}
-	count := remotetest.NewCounting(client)
+	count := remotetest.NewCounting(mem)
 	o.Client = count
 	s := NewStore(o)
 	t.Cleanup(s.Close)
