@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -45,6 +46,9 @@ const defaultDiskThreshold = 8 << 20
 
 // maxInMemory bounds one notebook held in memory for reading.
 const maxInMemory = 4 << 30
+
+// firstAlloc bounds what a download sets aside before its bytes arrive.
+const firstAlloc = 8 << 20
 
 // NewStore returns a Store.
 func NewStore(o StoreOptions) *Store {
@@ -176,16 +180,21 @@ func (s *Store) readAll(ctx context.Context, ns, id string, at time.Time) ([]byt
 	if c.Size < 0 || c.Size > maxInMemory {
 		return nil, fmt.Errorf("reading %s/%s: %d bytes is more than notebookfs holds in memory (%d)", ns, id, c.Size, int64(maxInMemory))
 	}
-	// The size is announced: one exact allocation, not io.ReadAll's
-	// doubling.
-	data := make([]byte, c.Size)
-	if _, err := io.ReadFull(c, data); err != nil {
+	// The size is the remote's word: memory grows with the bytes that
+	// arrive (one allocation up to firstAlloc), never from the number
+	// alone, so a reply announcing gigabytes and sending nothing costs
+	// nothing.
+	buf := bytes.NewBuffer(make([]byte, 0, min(c.Size, firstAlloc)))
+	n, err := io.Copy(buf, io.LimitReader(c, c.Size+1))
+	switch {
+	case err != nil:
 		return nil, fmt.Errorf("reading %s/%s: %w", ns, id, err)
-	}
-	if k, _ := c.Read(make([]byte, 1)); k != 0 {
+	case n < c.Size:
+		return nil, fmt.Errorf("reading %s/%s: %w", ns, id, io.ErrUnexpectedEOF)
+	case n > c.Size:
 		return nil, fmt.Errorf("reading %s/%s: more than the announced %d bytes", ns, id, c.Size)
 	}
-	return data, nil
+	return buf.Bytes(), nil
 }
 
 // download opens the latest content for the disk cache, under a deadline

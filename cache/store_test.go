@@ -3,8 +3,10 @@ package cache
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"testing"
 	"time"
 
@@ -113,5 +115,29 @@ func TestPrefetchLargeToDisk(t *testing.T) {
 	}
 	if again := s.PrefetchPlan([]remote.Notebook{nbs["big"], nbs["small"]}, 32<<20); len(again) != 0 {
 		t.Errorf("plan after prefetch: %v", names(again))
+	}
+}
+
+// liar announces a huge notebook and sends only a few bytes.
+type liar struct{ remote.Client }
+
+func (liar) Read(context.Context, string, string, time.Time) (*remote.Content, error) {
+	return &remote.Content{ReadCloser: io.NopCloser(bytes.NewReader([]byte("short"))), Size: 3 << 30, Version: time.UnixMilli(1)}, nil
+}
+
+// A server's announced size sets aside no memory before the bytes come:
+// 3 GiB announced and 5 bytes sent is an error costing a few MiB at most.
+func TestAnnouncedSizeIsNotAllocated(t *testing.T) {
+	s := NewStore(StoreOptions{Client: liar{}})
+	t.Cleanup(s.Close)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err := s.Bytes(context.Background(), "alice", "id", time.Time{}, 3<<30)
+	runtime.ReadMemStats(&after)
+	if !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Errorf("a short reply: %v", err)
+	}
+	if got := after.TotalAlloc - before.TotalAlloc; got > 64<<20 {
+		t.Errorf("a 3 GiB announcement allocated %d MiB", got>>20)
 	}
 }
