@@ -71,7 +71,7 @@ var coreRegressions = []struct {
 	// another notebook: that notebook is deleted, but its record stays,
 	// so removing (or renaming over) the backup deletes it again and
 	// fails with ENOENT: rm cannot remove a listed file.
-	{name: "new notebook moved away onto a backup", skip: "moveAway of a notebook without an id leaves the record of the backup it replaced in d.moved", ops: []cop{
+	{name: "new notebook moved away onto a backup", ops: []cop{
 		{kind: "write", name: "b.ipynb", data: []byte("b")},
 		{kind: "settle"},
 		{kind: "rename", name: "b.ipynb", dst: "a.ipynb~"},
@@ -134,7 +134,7 @@ var coreRegressions = []struct {
 	// A notebook moved away, taken over by a new file of its name, moved
 	// away again: renaming the first backup onto a notebook name un-hides
 	// it, and a.ipynb shows though its file is b.bak.
-	{name: "old backup renamed onto a name un-hides its notebook", skip: "saveScratchAs deletes hidden[own.nb.ID] for a rebound record too", ops: []cop{
+	{name: "old backup renamed onto a name un-hides its notebook", ops: []cop{
 		{kind: "write", name: "a.ipynb", data: []byte("one")},
 		{kind: "settle"},
 		{kind: "rename", name: "a.ipynb", dst: "a.ipynb~"},

@@ -108,7 +108,7 @@ var knownBugs = map[string]bool{
 	// A new notebook moved away onto a backup of another notebook leaves
 	// that backup's record: removing the backup then fails. The model
 	// does not move a new notebook onto a backup that holds one.
-	"newMovedOntoBackupKeepsRecord": true,
+	"newMovedOntoBackupKeepsRecord": false,
 	// A notebook moved away keeps its pending save on the backup file,
 	// which then reads it stale once renamed onto a notebook name; and
 	// when that save lands and the daemon stops before its outcome, a new
@@ -122,7 +122,7 @@ var knownBugs = map[string]bool{
 	// renamed onto a notebook name, un-hides that notebook even when it
 	// is hidden again behind another backup. The model does not rename
 	// such a backup then.
-	"reboundRecordUnhides": true,
+	"reboundRecordUnhides": false,
 	// A descriptor of a deleted or replaced notebook that holds no staged
 	// copy (none yet, or one a rename dropped) reads nothing, or an older
 	// version, and fails to write or truncate; the model accepts that.

@@ -277,7 +277,9 @@ func (d *Namespace) saveScratchAs(ctx context.Context, src *File, newName string
 		t.moved.rebound = true
 	}
 	d.saveMovedLocked()
-	if own != nil {
+	if own != nil && !own.rebound {
+		// A rebound record's notebook belongs to the file that took it
+		// over (and may be hidden behind another backup by now).
 		delete(d.hidden, own.nb.ID)
 	}
 	delete(d.hidden, nb.ID)
@@ -343,7 +345,9 @@ func (d *Namespace) saveScratchAsNew(ctx context.Context, src *File, newName str
 	d.mu.Lock()
 	delete(d.moved, oldName)
 	d.saveMovedLocked()
-	if own != nil {
+	if own != nil && !own.rebound {
+		// A rebound record's notebook belongs to the file that took it
+		// over (and may be hidden behind another backup by now).
 		delete(d.hidden, own.nb.ID)
 	}
 	d.pending[newName] = src
@@ -450,6 +454,12 @@ func (d *Namespace) moveAway(ctx context.Context, src *File, newName string, fla
 	d.mu.Lock()
 	if src.nb.ID == "" {
 		delete(d.pending, src.name)
+		if over != nil && d.moved[newName] == over {
+			// The backup replaced held another notebook, deleted above:
+			// its record goes with it.
+			delete(d.moved, newName)
+			d.saveMovedLocked()
+		}
 	} else {
 		d.moved[newName] = &movedAway{nb: src.nb, file: src.name}
 		d.saveMovedLocked()
