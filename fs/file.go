@@ -189,6 +189,8 @@ func (n *File) revalidate(ctx context.Context, force bool) error {
 		cancel()
 		switch {
 		case errors.Is(err, remote.ErrNotFound):
+		case err != nil && ctx.Err() != nil:
+			return err
 		case err != nil:
 			d.fs.log.WithError(err).WithField("path", d.Path(name)).Warn("checking a notebook for a newer version failed; showing the last known one")
 			return nil
@@ -206,6 +208,9 @@ func (n *File) revalidate(ctx context.Context, force bool) error {
 		}
 	} else {
 		nbs, stored, err := d.refreshShared(ctx)
+		if err != nil && ctx.Err() != nil {
+			return err // interrupted: never pass the stale state off as checked
+		}
 		if err != nil {
 			d.fs.log.WithError(err).WithField("path", d.key).Warn("refreshing a listing failed; showing the last known one")
 			return nil

@@ -143,6 +143,11 @@ func (d *Namespace) list(ctx context.Context) (map[string]remote.Notebook, error
 	for try := 0; err == nil && !stored && try < 2; try++ {
 		nbs, stored, err = d.refreshShared(ctx)
 	}
+	if err != nil && ctx.Err() != nil {
+		// Interrupted (a signal to the caller): an answer from the stale
+		// listing would look fresh; the caller retries.
+		return nil, err
+	}
 	if err != nil {
 		if ok && !e.Negative {
 			d.fs.log.WithError(err).WithField("path", d.key).Warn("refreshing a listing failed; showing the last known one")
