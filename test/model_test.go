@@ -561,7 +561,10 @@ func (m *model) needsRemote(o op) bool {
 			_, over := m.backups[dst]
 			return over
 		case srcNB && !dstNB:
-			return false // move away: local
+			// Moving away is local, unless it replaces a backup that still
+			// holds another notebook, which is deleted first.
+			_, over := m.backups[dst]
+			return over
 		case srcNB && dstNB:
 			if m.uploaded(dst) {
 				// A save into the target, then the source is deleted.
