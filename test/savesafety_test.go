@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -254,7 +255,7 @@ func TestBackupDurableBeforeItsRecord(t *testing.T) {
 	trace := filepath.Join(home, "trace")
 	mnt := filepath.Join(home, "notebooks")
 	os.MkdirAll(mnt, 0o755)
-	cmd := exec.Command("strace", "-f", "-qq", "-o", trace, "-e", "trace=fsync,fdatasync,rename,renameat,renameat2", bin, "mount", mnt)
+	cmd := exec.Command("strace", "-f", "-qq", "-y", "-o", trace, "-e", "trace=fsync,fdatasync,rename,renameat,renameat2", bin, "mount", mnt)
 	cmd.Env = daemonEnvOf(home)
 	var logs bytes.Buffer
 	cmd.Stderr = &logs
@@ -306,16 +307,20 @@ func TestBackupDurableBeforeItsRecord(t *testing.T) {
 	if backup < 0 || record < 0 || record < backup {
 		t.Fatalf("backup renamed at line %d, record at %d:\n%s", backup, record, data)
 	}
-	// The temporary backup file is fsynced before its rename.
+	// The temporary file renamed onto the backup was fsynced before the
+	// rename (strace -y names each descriptor's path).
+	m := regexp.MustCompile(`rename\w*\([^"]*"([^"]+)"`).FindStringSubmatch(lines[backup])
+	if m == nil {
+		t.Fatalf("no source path in %q", lines[backup])
+	}
 	synced := false
 	for _, l := range lines[:backup] {
-		if strings.Contains(l, "fsync(") || strings.Contains(l, "fdatasync(") {
+		if (strings.Contains(l, "fsync(") || strings.Contains(l, "fdatasync(")) && strings.Contains(l, "<"+m[1]+">") {
 			synced = true
 		}
 	}
-	between := strings.Join(lines[max(0, backup-3):backup], "\n")
-	if !synced || !strings.Contains(between, "sync(") {
-		t.Fatalf("no fsync just before the backup's rename:\n%s", strings.Join(lines[max(0, backup-10):record+1], "\n"))
+	if !synced {
+		t.Fatalf("the backup's content %s was not fsynced before its rename:\n%s", m[1], strings.Join(lines[max(0, backup-10):record+1], "\n"))
 	}
 }
 
